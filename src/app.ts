@@ -1,0 +1,56 @@
+import express, { type Express } from 'express';
+import type { Connection } from 'mongoose';
+import type { Config } from './config/config.js';
+import type { Logger } from './logging/logger.js';
+import { errorHandler, notFound } from './http/error-handler.js';
+import { healthRoutes, type Readiness } from './http/health-routes.js';
+import { requestContext } from './http/request-id.js';
+
+/**
+ * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
+ */
+
+export interface GatewayDeps {
+  config: Config;
+  logger: Logger;
+  connection: Connection;
+}
+
+export interface Gateway {
+  app: Express;
+  readiness: Readiness;
+  /** Starts background work (the issuance worker). */
+  start(): Promise<void>;
+  /** Stops background work and waits for it; the HTTP server is the caller's. */
+  stop(): Promise<void>;
+}
+
+export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
+  const { config, logger, connection } = deps;
+  const readiness: Readiness = { accepting: true };
+
+  // Unique indexes carry the exactly-once guarantees: they exist before the first request.
+  await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
+  app.use(requestContext(logger));
+  app.use(healthRoutes(connection, readiness));
+  app.use(notFound);
+  app.use(errorHandler(logger));
+
+  return {
+    app,
+    readiness,
+    start: () => Promise.resolve(),
+    stop: () => Promise.resolve(),
+  };
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}

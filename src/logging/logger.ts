@@ -1,0 +1,37 @@
+import winston from 'winston';
+import { redact, redactString } from './redact.js';
+
+/**
+ * Structured JSON logs. The redaction format runs on every entry before any transport sees it,
+ * so no caller can forget it.
+ */
+
+// winston keeps level and message under symbols as well; only the visible fields are redacted.
+const redaction = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    if (key === 'level' || key === 'timestamp') continue;
+    info[key] = key === 'message' && typeof info[key] === 'string' ? redactString(info[key]) : redact(info[key]);
+  }
+  return info;
+});
+
+export type Logger = winston.Logger;
+
+export interface LoggerOptions {
+  level: string;
+  /** Extra transports (tests capture every line to check it for secrets). */
+  transports?: winston.transport[];
+  silentConsole?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const transports: winston.transport[] = [
+    new winston.transports.Console({ silent: options.silentConsole ?? false, stderrLevels: ['error', 'warn'] }),
+    ...(options.transports ?? []),
+  ];
+  return winston.createLogger({
+    level: options.level,
+    format: winston.format.combine(redaction(), winston.format.timestamp(), winston.format.json()),
+    transports,
+  });
+}

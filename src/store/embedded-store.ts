@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { ensureStoreServerBinary, StoreUnavailableError } from './store-server-binary.js';
+
+/**
+ * The embedded MongoDB-compatible store: FerretDB with SQLite, run as a child process
+ * (store-server/main.go). The child locks its data folder, so two servers never share files, and
+ * writes its address there, so scripts can use the store of a running gateway.
+ */
+
+export interface EmbeddedStore {
+  uri: string;
+  /** False when we joined a server another process started: stop() then leaves it running. */
+  owned: boolean;
+  stop(): Promise<void>;
+}
+
+const ADDRESS_FILE = 'store-address.json';
+const START_TIMEOUT_MS = 60_000;
+
+interface Address {
+  pid: number;
+  uri: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The address of a live server already serving `dataDir`, if any. */
+export async function findRunningStore(dataDir: string): Promise<string | undefined> {
+  try {
+    const a = JSON.parse(await readFile(path.join(dataDir, ADDRESS_FILE), 'utf8')) as Address;
+    return isAlive(a.pid) ? a.uri : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts a store server on `dataDir` and a free loopback port. With `joinRunning`, a server that
+ * already serves the folder is used instead (command-line scripts beside a running gateway).
+ */
+export async function startEmbeddedStore(options: {
+  dataDir: string;
+  joinRunning?: boolean;
+  log?: (msg: string) => void;
+}): Promise<EmbeddedStore> {
+  const { dataDir, log = () => {} } = options;
+  if (options.joinRunning) {
+    const uri = await findRunningStore(dataDir);
+    if (uri) return { uri, owned: false, stop: () => Promise.resolve() };
+  }
+
+  const binary = await ensureStoreServerBinary({ log });
+  // stdin stays a pipe we never close: the child exits when it reads EOF, i.e. when we die.
+  const child = spawn(binary, ['-data', dataDir, '-listen', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+
+  const uri = await waitForReady(child);
+  let exited = false;
+  child.once('exit', () => {
+    exited = true;
+  });
+
+  return {
+    uri,
+    owned: true,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (exited || child.exitCode !== null) return resolve();
+        const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(killTimer);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function waitForReady(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new StoreUnavailableError(`embedded store did not start within ${START_TIMEOUT_MS} ms:\n${stderr}`));
+    }, START_TIMEOUT_MS);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      if (!line.startsWith('READY ')) return;
+      clearTimeout(timer);
+      lines.close();
+      resolve(line.slice('READY '.length).trim());
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new StoreUnavailableError(`embedded store exited with code ${code}: ${stderr.trim()}`));
+    });
+  });
+}

@@ -1,0 +1,6 @@
+import { loadConfig, type Config } from '../../src/config/config.js';
+
+/** A valid test configuration; tests override only what they are about. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'debug', WORKER_ENABLED: 'false', ...overrides });
+}
