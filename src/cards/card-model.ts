@@ -1,0 +1,56 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+
+/**
+ * An issued card. PAN, CVV and expiry exist here only as AES-256-GCM ciphertext, with the id of
+ * the data key beside it so keys can rotate (contract section 6).
+ */
+export interface EncryptedCardSecrets {
+  key_id: string;
+  /** base64: 12-byte nonce, ciphertext, 16-byte tag. */
+  iv: string;
+  ciphertext: string;
+  tag: string;
+}
+
+export interface Card {
+  _id: string;
+  project_id: string;
+  order_id: string;
+  provider_card_id: string;
+  status: 'active' | 'inactive' | 'terminated';
+  masked_pan: string;
+  secrets: EncryptedCardSecrets;
+  currency: string;
+  product_code: string;
+  external_user_id: string;
+  label?: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const cardSchema = new Schema<Card>(
+  {
+    _id: { type: String, required: true },
+    project_id: { type: String, required: true },
+    order_id: { type: String, required: true },
+    provider_card_id: { type: String, required: true },
+    status: { type: String, enum: ['active', 'inactive', 'terminated'], required: true },
+    masked_pan: { type: String, required: true },
+    secrets: {
+      type: { key_id: String, iv: String, ciphertext: String, tag: String },
+      required: true,
+      _id: false,
+    },
+    currency: { type: String, required: true },
+    product_code: { type: String, required: true },
+    external_user_id: { type: String, required: true },
+    label: { type: String },
+  },
+  { timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' }, versionKey: false },
+);
+// One card per order, however often the worker retries after a crash.
+cardSchema.index({ project_id: 1, order_id: 1 }, { unique: true });
+
+export function cardModel(connection: Connection): Model<Card> {
+  return (connection.models.Card as Model<Card> | undefined) ?? connection.model<Card>('Card', cardSchema, 'cards');
+}

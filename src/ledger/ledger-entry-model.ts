@@ -1,0 +1,49 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+
+/**
+ * One entry of a project's master-balance chain. The chain is the balance: there is no balance
+ * document to update. Entry n+1's balance_before equals entry n's balance_after.
+ */
+export type LedgerKind = 'deposit' | 'charge' | 'refund';
+
+export interface LedgerEntry {
+  project_id: string;
+  /** 1, 2, 3, ... without gaps; unique per project, so two writers cannot both append seq n. */
+  seq: number;
+  kind: LedgerKind;
+  /** Signed, minor units: deposits and refunds positive, charges negative. */
+  amount: number;
+  balance_before: number;
+  balance_after: number;
+  currency: string;
+  /** Every entry belongs to an order (deposits to a balance_deposit order). */
+  order_id: string;
+  created_at: Date;
+}
+
+const ledgerEntrySchema = new Schema<LedgerEntry>(
+  {
+    project_id: { type: String, required: true },
+    seq: { type: Number, required: true },
+    kind: { type: String, enum: ['deposit', 'charge', 'refund'], required: true },
+    amount: { type: Number, required: true },
+    balance_before: { type: Number, required: true },
+    balance_after: { type: Number, required: true },
+    currency: { type: String, required: true },
+    order_id: { type: String, required: true },
+    created_at: { type: Date, required: true, default: () => new Date() },
+  },
+  { versionKey: false },
+);
+// The chain: one entry per (project, seq).
+ledgerEntrySchema.index({ project_id: 1, seq: 1 }, { unique: true });
+// An order is charged, refunded or deposited at most once. project_id leads so the index is
+// allowed on a collection sharded by project_id.
+ledgerEntrySchema.index({ project_id: 1, order_id: 1, kind: 1 }, { unique: true });
+
+export function ledgerEntryModel(connection: Connection): Model<LedgerEntry> {
+  return (
+    (connection.models.LedgerEntry as Model<LedgerEntry> | undefined) ??
+    connection.model<LedgerEntry>('LedgerEntry', ledgerEntrySchema, 'ledger_entries')
+  );
+}
