@@ -5,6 +5,7 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
+import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -19,6 +20,8 @@ export interface GatewayDeps {
 export interface Gateway {
   app: Express;
   readiness: Readiness;
+  /** The admin API when it has its own port (ADMIN_PORT); the caller listens on it. */
+  adminApp?: Express;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -28,6 +31,7 @@ export interface Gateway {
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger, connection } = deps;
   const readiness: Readiness = { accepting: true };
+  const admin = createAdmin(config, logger, connection);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -37,12 +41,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
+  if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
   app.use(notFound);
   app.use(errorHandler(logger));
 
   return {
     app,
     readiness,
+    ...(admin.kind === 'own-port' && { adminApp: admin.app }),
     start: () => Promise.resolve(),
     stop: () => Promise.resolve(),
   };

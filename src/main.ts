@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     const connection = await connectDatabase(uri);
     const gateway = await createGateway({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT);
+    const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.HOST, config.ADMIN_PORT ?? 0));
     await gateway.start();
+    if (adminServer) logger.info('admin api listening', { url: adminServer.url });
     logger.info('gateway listening', { url: server.url });
 
     let stopping = false;
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       stopping = true;
       logger.info('shutting down', { signal });
       gateway.readiness.accepting = false;
-      await server.close(config.SHUTDOWN_TIMEOUT_MS);
+      await Promise.all([server.close(config.SHUTDOWN_TIMEOUT_MS), adminServer?.close(config.SHUTDOWN_TIMEOUT_MS)]);
       await gateway.stop();
       await connection.close();
       await embedded?.stop();

@@ -108,13 +108,17 @@ const orderSchema = new Schema<Order>(
 orderSchema.index({ project_id: 1, idempotency_key: 1 }, { unique: true });
 // The worker's claim query: unfinished orders due for a step.
 orderSchema.index({ status: 1, next_attempt_at: 1 });
-// Support and back-office lookups, newest first.
-orderSchema.index({ project_id: 1, created_at: -1 });
-orderSchema.index({ last_error_slug: 1, created_at: -1 });
-orderSchema.index({ status: 1, created_at: -1 });
-orderSchema.index({ project_id: 1, external_user_id: 1, created_at: -1 });
-orderSchema.index({ project_id: 1, external_id: 1 });
-orderSchema.index({ created_at: -1 });
+// Support and back-office lookups (src/back-office/order-lookup.ts), newest first. Each ends in
+// (created_at -1, _id -1): the lookup sorts on exactly that pair and pages with a keyset cursor on
+// it, so with _id in the index the sort and the cursor bound are both a walk of the index, never an
+// in-memory sort of every matching order. Equality filters lead; a range on created_at (from/to)
+// narrows the same walk.
+orderSchema.index({ project_id: 1, created_at: -1, _id: -1 });
+orderSchema.index({ last_error_slug: 1, created_at: -1, _id: -1 });
+orderSchema.index({ status: 1, created_at: -1, _id: -1 });
+orderSchema.index({ project_id: 1, external_user_id: 1, created_at: -1, _id: -1 });
+orderSchema.index({ project_id: 1, external_id: 1, created_at: -1, _id: -1 });
+orderSchema.index({ created_at: -1, _id: -1 });
 
 export function orderModel(connection: Connection): Model<Order> {
   return (connection.models.Order as Model<Order> | undefined) ?? connection.model<Order>('Order', orderSchema, 'orders');

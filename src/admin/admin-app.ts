@@ -1,0 +1,34 @@
+import express, { type Express, type Router } from 'express';
+import type { Connection } from 'mongoose';
+import { createBackOffice } from '../back-office/back-office.js';
+import type { Config } from '../config/config.js';
+import { errorHandler, notFound } from '../http/error-handler.js';
+import { requestContext } from '../http/request-id.js';
+import type { Logger } from '../logging/logger.js';
+import { adminRoutes } from './admin-routes.js';
+
+export const ADMIN_PREFIX = '/admin/v1';
+
+export type AdminMount =
+  /** ADMIN_ENABLED=false: no admin routes anywhere. */
+  | { kind: 'off' }
+  /** Mounted on the main app at /admin/v1. */
+  | { kind: 'main'; router: Router }
+  /** ADMIN_PORT set: its own app (own port), and nothing on the main port. */
+  | { kind: 'own-port'; app: Express };
+
+/** Decides where the admin API lives and builds it. Registers the back-office models first. */
+export function createAdmin(config: Config, logger: Logger, connection: Connection): AdminMount {
+  const backOffice = createBackOffice(connection);
+  if (!config.ADMIN_ENABLED) return { kind: 'off' };
+  const router = adminRoutes(backOffice, config.ADMIN_TOKENS);
+  if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestContext(logger));
+  app.use(ADMIN_PREFIX, router);
+  app.use(notFound);
+  app.use(errorHandler(logger));
+  return { kind: 'own-port', app };
+}

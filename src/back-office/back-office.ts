@@ -1,0 +1,47 @@
+import type { Connection } from 'mongoose';
+import { cardholderModel } from '../cardholders/cardholder-model.js';
+import { ledgerEntryModel } from '../ledger/ledger-entry-model.js';
+import { orderModel } from '../orders/order-model.js';
+import { productModel } from '../products/product-model.js';
+import { projectModel } from '../projects/project-model.js';
+import { cardModel } from '../cards/card-model.js';
+import { AuditLog, auditLogModel } from './audit-log.js';
+import { CardholdersAdmin } from './cardholders-admin.js';
+import { Funding } from './funding.js';
+import { OrderLookup } from './order-lookup.js';
+import { ProductsAdmin } from './products-admin.js';
+import { ProjectsAdmin } from './projects-admin.js';
+
+/** The back-office service layer: the admin API and the scripts both call exactly these. */
+export interface BackOffice {
+  audit: AuditLog;
+  orders: OrderLookup;
+  projects: ProjectsAdmin;
+  funding: Funding;
+  products: ProductsAdmin;
+  cardholders: CardholdersAdmin;
+}
+
+/** Registers every model the back office touches, so createIndexes() covers them. */
+export function registerBackOfficeModels(connection: Connection): void {
+  auditLogModel(connection);
+  orderModel(connection);
+  ledgerEntryModel(connection);
+  projectModel(connection);
+  productModel(connection);
+  cardholderModel(connection);
+  cardModel(connection);
+}
+
+export function createBackOffice(connection: Connection): BackOffice {
+  registerBackOfficeModels(connection);
+  const audit = new AuditLog(connection);
+  return {
+    audit,
+    orders: new OrderLookup(connection),
+    projects: new ProjectsAdmin(connection, audit),
+    funding: new Funding(connection, audit),
+    products: new ProductsAdmin(connection, audit),
+    cardholders: new CardholdersAdmin(connection, audit),
+  };
+}
