@@ -24,7 +24,7 @@ function publicJwk(type: 'ec' | 'ed25519' | 'rsa' | 'ec-k256', bits = 2048): Rec
         : type === 'ed25519'
           ? generateKeyPairSync('ed25519')
           : generateKeyPairSync('rsa', { modulusLength: bits });
-  return pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  return pair.publicKey.export({ format: 'jwk' });
 }
 
 describe('admin API: staff tokens, audit log, administration', function () {
@@ -88,10 +88,10 @@ describe('admin API: staff tokens, audit log, administration', function () {
     const verified = (await bob.put(`/projects/${pid}/cardholders/u-1/verification`, { verification_status: 'verified' }).expect(200)).body.data;
     assert.equal(verified.verification_status, 'verified');
 
-    const view = (await alice.get(`/projects/${pid}`).expect(200)).body.data;
+    const view = (await alice.get(`/projects/${pid}`).expect(200)).body.data as { balance: string; status: string; signing_keys: { status: string }[] };
     assert.equal(view.balance, '250.00');
     assert.equal(view.status, 'active');
-    assert.deepEqual(view.signing_keys.map((k: { status: string }) => k.status), ['retired', 'active']);
+    assert.deepEqual(view.signing_keys.map((k) => k.status), ['retired', 'active']);
 
     const entries = (await audit()).slice(before);
     assert.deepEqual(
@@ -170,7 +170,7 @@ describe('admin API: staff tokens, audit log, administration', function () {
     );
     assert.deepEqual([...new Set(results.map((r) => r.status))].sort(), [200, 201]);
     assert.equal(results.filter((r) => r.status === 201).length, 1);
-    assert.equal(new Set(results.map((r) => r.body.data.order_id)).size, 1);
+    assert.equal(new Set(results.map((r) => (r.body as { data: { order_id: string } }).data.order_id)).size, 1);
     assert.ok(results.filter((r) => r.status === 200).every((r) => r.headers['idempotent-replayed'] === 'true'));
 
     const reused = await alice.post(`/projects/${pid}/deposits`, { amount: '999.00', reason: 'january float', idempotency_key: 'float-2026-01' }).expect(409);
