@@ -25,6 +25,8 @@ export interface FundResult {
   order: OrderView;
   /** True when this idempotency key had already funded the project: nothing new was written. */
   replayed: boolean;
+  /** The caller's key, or the one generated: repeating the request with it is safe. */
+  idempotency_key: string;
 }
 
 /**
@@ -92,7 +94,7 @@ export class Funding {
           );
         }
         const stored = await this.orders.findById(order._id).lean<Order>();
-        return { order: toOrderView(stored!, exponent), replayed };
+        return { order: toOrderView(stored!, exponent), replayed, idempotency_key: idempotencyKey };
       },
       (result) => ({ order_id: result.order.order_id, replayed: result.replayed, balance_after: result.order.balance_after }),
     );

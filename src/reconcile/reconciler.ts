@@ -124,8 +124,7 @@ export class Reconciler {
     let previous: LedgerEntry | undefined;
     let batch: LedgerEntry[] = [];
     const cursor = this.ledger.find({ project_id: projectId }).sort({ seq: 1 }).lean<LedgerEntry[]>().cursor({ batchSize: run.batchSize });
-    for await (const doc of cursor) {
-      const entry = doc;
+    for await (const entry of cursor) {
       const at = { project_id: projectId, order_id: entry.order_id, seq: entry.seq };
       const expectedSeq = (previous?.seq ?? 0) + 1;
       if (entry.seq !== expectedSeq) {

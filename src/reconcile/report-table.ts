@@ -1,3 +1,4 @@
+import { textTable } from '../back-office/text-table.js';
 import { currencyExponent, formatMinor } from '../money/money.js';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
 import type { ReconcileReport } from './reconciler.js';
@@ -20,12 +21,12 @@ export function reportTable(report: ReconcileReport): string {
   ]);
   const t = report.totals;
   rows.push(['total', count(t.entries), count(t.orders), count(t.cards), '', count(t.faults)]);
-  lines.push(...table(['project', 'ledger entries', 'orders', 'cards', 'balance', 'faults'], rows, [false, true, true, true, true, true]), '');
+  lines.push(...textTable(['project', 'ledger entries', 'orders', 'cards', 'balance', 'faults'], rows, [false, true, true, true, true, true]), '');
 
   if (report.faults.length > 0) {
     lines.push(`Faults${report.faults_truncated ? ` (first ${report.faults.length} of ${t.faults})` : ''}:`);
     lines.push(
-      ...table(
+      ...textTable(
         ['fault', 'project', 'order', 'seq', 'detail'],
         report.faults.map((f) => [f.kind, f.project_id, f.order_id ?? '', f.seq === undefined ? '' : String(f.seq), f.detail]),
         [false, false, false, true, false],
@@ -38,16 +39,6 @@ export function reportTable(report: ReconcileReport): string {
   }
   lines.push(report.ok ? 'OK: the ledger, the orders and the cards agree.' : `DIFFERENCES FOUND: ${t.faults} fault(s).`);
   return lines.join('\n');
-}
-
-function table(header: string[], rows: string[][], rightAligned: boolean[]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
 function count(n: number): string {

@@ -15,3 +15,10 @@ export async function isolatedDb(label: string): Promise<Connection> {
 export async function dropIsolatedDb(connection: Connection): Promise<void> {
   await connection.dropDatabase().catch(() => undefined);
 }
+
+/** A MONGODB_URI naming this database, for child processes (scripts, gateways). */
+export function uriOf(connection: Connection): string {
+  const url = new URL(testStore().uri);
+  url.pathname = `/${connection.name}`;
+  return url.toString();
+}
