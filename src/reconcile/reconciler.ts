@@ -11,9 +11,9 @@ import { FAULT_KINDS, type Fault, type FaultKind } from './faults.js';
  * Reconciliation (contract section 5): for each project, walk its ledger chain and compare it with
  * the orders, the cards and the card provider.
  *
- * Constant memory over any history: the ledger and the orders are streamed with cursors in
- * batches, each batch is compared with what it refers to through one indexed query, and nothing is
- * kept across batches but the previous entry and counters. The list of faults is capped
+ * Constant memory over any history: the chain is streamed in seq order keeping only the previous
+ * entry; orders, entries and cards are then merge-joined by order id from three sorted cursors
+ * (see walkOrders), keeping one order's rows at a time. The list of faults is capped
  * (`maxFaults`); counts per kind are always exact.
  *
  * The run has one point in time, `as_of`. Orders touched within `settleS` seconds of it are still
@@ -43,7 +43,7 @@ export interface Progress {
   project_id: string;
   project_index: number;
   projects: number;
-  phase: 'ledger' | 'orders' | 'cards';
+  phase: 'ledger' | 'orders';
   /** Rows of this phase done so far. */
   done: number;
 }
@@ -73,7 +73,7 @@ export interface ReconcileReport {
   projects: ProjectSummary[];
 }
 
-type EntryRef = Pick<LedgerEntry, 'order_id' | 'kind' | 'amount' | 'seq'>;
+type EntryRef = Pick<LedgerEntry, 'order_id' | 'kind' | 'amount' | 'seq' | 'balance_before' | 'balance_after' | 'created_at'>;
 
 export class Reconciler {
   private readonly ledger: Model<LedgerEntry>;
@@ -102,7 +102,6 @@ export class Reconciler {
         options.onProgress?.({ project_id: projectId, project_index: index, projects: ids.length, phase, done });
       await this.walkLedger(run, summary, progress);
       await this.walkOrders(run, summary, progress);
-      await this.walkCards(run, summary, progress);
       summary.faults = run.faultTotal - before;
       run.projects.push(summary);
     }
@@ -118,11 +117,10 @@ export class Reconciler {
     return [...new Set([...documents, ...fromLedger, ...fromOrders].map(String))].sort();
   }
 
-  /** The chain rules, entry by entry, and each entry against its order. */
+  /** The chain rules, entry by entry, in seq order. */
   private async walkLedger(run: Run, summary: ProjectSummary, progress: (phase: 'ledger', done: number) => void): Promise<void> {
     const projectId = summary.project_id;
     let previous: LedgerEntry | undefined;
-    let batch: LedgerEntry[] = [];
     const cursor = this.ledger.find({ project_id: projectId }).sort({ seq: 1 }).lean<LedgerEntry[]>().cursor({ batchSize: run.batchSize });
     for await (const entry of cursor) {
       const at = { project_id: projectId, order_id: entry.order_id, seq: entry.seq };
@@ -147,198 +145,199 @@ export class Reconciler {
       previous = entry;
       summary.entries++;
       summary.balance = entry.balance_after;
-      batch.push(entry);
-      if (batch.length >= run.batchSize) {
-        await this.entriesAgainstOrders(run, summary, batch);
-        batch = [];
-        progress('ledger', summary.entries);
-      }
+      if (summary.entries % run.batchSize === 0) progress('ledger', summary.entries);
     }
-    if (batch.length > 0) await this.entriesAgainstOrders(run, summary, batch);
     progress('ledger', summary.entries);
   }
 
-  private async entriesAgainstOrders(run: Run, summary: ProjectSummary, entries: LedgerEntry[]): Promise<void> {
-    const orders = await this.ordersById(summary.project_id, [...new Set(entries.map((e) => e.order_id))]);
-    for (const entry of entries) {
-      const at = { project_id: summary.project_id, order_id: entry.order_id, seq: entry.seq };
-      const order = orders.get(entry.order_id);
-      if (!order) {
-        run.fault({ kind: 'orphan_entry', ...at, detail: `${entry.kind} of ${entry.amount} for an order this project does not have` });
-        continue;
-      }
-      if (run.inFlight(order)) continue;
-      const snapshotsMatch = order.balance_before === entry.balance_before && order.balance_after === entry.balance_after;
-      if (entry.kind === 'charge') {
-        if (order.order_type !== 'card_issue' || order.rejected) {
-          run.fault({ kind: 'unexpected_entry', ...at, detail: `charge on a ${order.rejected ? 'rejected ' : ''}${order.order_type} order` });
-        } else if (entry.amount !== -(order.data.total_charge ?? NaN)) {
-          run.fault({ kind: 'charge_mismatch', ...at, detail: `charged ${entry.amount}, order total_charge ${order.data.total_charge}` });
-        } else if (!snapshotsMatch) {
-          run.fault({
-            kind: 'charge_mismatch',
-            ...at,
-            detail: `order balances ${order.balance_before}->${order.balance_after}, entry ${entry.balance_before}->${entry.balance_after}`,
-          });
-        }
-      } else if (entry.kind === 'deposit') {
-        if (order.order_type !== 'balance_deposit') {
-          run.fault({ kind: 'unexpected_entry', ...at, detail: `deposit on a ${order.order_type} order` });
-        } else if (entry.amount !== order.data.amount || !snapshotsMatch) {
-          run.fault({
-            kind: 'deposit_mismatch',
-            ...at,
-            detail: `deposited ${entry.amount} (${entry.balance_before}->${entry.balance_after}), order ${order.data.amount} (${order.balance_before}->${order.balance_after})`,
-          });
-        }
-      } else if (order.order_type !== 'card_issue') {
-        run.fault({ kind: 'unexpected_entry', ...at, detail: `refund on a ${order.order_type} order` });
-      }
-      // Refund amounts are checked per order (walkOrders), where every refund of the order is seen.
-    }
-  }
-
-  /** Each order against all of its ledger entries: counts and amounts, stuck orders, cards. */
+  /**
+   * Orders against their ledger entries and cards, as a merge join: the project's orders sorted by
+   * _id, its entries sorted by order_id and its cards sorted by order_id are walked side by side,
+   * so each comparison costs nothing extra and memory holds one order's rows at a time. (Looking
+   * rows up by `$in` per batch would be a full scan per batch on FerretDB.) An entry or card that
+   * the walk passes without meeting its order has none.
+   */
   private async walkOrders(run: Run, summary: ProjectSummary, progress: (phase: 'orders', done: number) => void): Promise<void> {
-    const cursor = this.orders
-      .find({ project_id: summary.project_id, created_at: { $lte: run.asOf } })
-      .sort({ created_at: -1, _id: -1 })
-      .lean<Order[]>()
-      .cursor({ batchSize: run.batchSize });
-    let batch: Order[] = [];
-    for await (const doc of cursor) {
-      batch.push(doc);
-      if (batch.length >= run.batchSize) {
-        await this.ordersAgainstEntries(run, summary, batch);
-        batch = [];
-        progress('orders', summary.orders);
+    const project = { project_id: summary.project_id };
+    const orders = this.orders.find(project).sort({ _id: 1 }).lean<Order[]>().cursor({ batchSize: run.batchSize });
+    const entries = new Peekable(
+      this.ledger.find(project, { order_id: 1, kind: 1, amount: 1, seq: 1, balance_before: 1, balance_after: 1, created_at: 1 })
+        .sort({ order_id: 1, kind: 1 })
+        .lean<EntryRef[]>()
+        .cursor({ batchSize: run.batchSize }),
+    );
+    const cards = new Peekable(
+      this.cards.find(project, { secrets: 0 }).sort({ order_id: 1 }).lean<Card[]>().cursor({ batchSize: run.batchSize }),
+    );
+    const providerChecks = new CardChecks(run, summary);
+
+    const orphanEntriesBefore = async (orderId: string | undefined) => {
+      for (let e = await entries.peek(); e && (orderId === undefined || e.order_id < orderId); e = await entries.peek()) {
+        await entries.next();
+        if (e.created_at.getTime() > run.settledBefore) continue; // its order may be on its way
+        run.fault({ kind: 'orphan_entry', ...project, order_id: e.order_id, seq: e.seq, detail: `${e.kind} of ${e.amount} for an order this project does not have` });
       }
+    };
+    const orphanCardsBefore = async (orderId: string | undefined) => {
+      for (let c = await cards.peek(); c && (orderId === undefined || c.order_id < orderId); c = await cards.peek()) {
+        await cards.next();
+        summary.cards++;
+        run.fault({ kind: 'orphan_card', ...project, order_id: c.order_id, card_id: c._id, detail: 'no such order' });
+        await providerChecks.add(c);
+      }
+    };
+
+    for await (const order of orders) {
+      await orphanEntriesBefore(order._id);
+      await orphanCardsBefore(order._id);
+      const mine: EntryRef[] = [];
+      while ((await entries.peek())?.order_id === order._id) mine.push((await entries.next())!);
+      let hasCard = false;
+      while ((await cards.peek())?.order_id === order._id) {
+        const card = (await cards.next())!;
+        summary.cards++;
+        hasCard = true;
+        await providerChecks.add(card);
+      }
+      summary.orders++;
+      if (!run.inFlight(order)) this.checkOrder(run, order, mine, hasCard);
+      if (summary.orders % run.batchSize === 0) progress('orders', summary.orders);
     }
-    if (batch.length > 0) await this.ordersAgainstEntries(run, summary, batch);
+    await orphanEntriesBefore(undefined);
+    await orphanCardsBefore(undefined);
+    await providerChecks.flush();
     progress('orders', summary.orders);
   }
 
-  private async ordersAgainstEntries(run: Run, summary: ProjectSummary, orders: Order[]): Promise<void> {
-    summary.orders += orders.length;
-    const projectId = summary.project_id;
-    const settled = orders.filter((o) => !run.inFlight(o));
-    const ids = settled.map((o) => o._id);
-    const entries = new Map<string, EntryRef[]>();
-    for (const e of await this.ledger
-      .find({ project_id: projectId, order_id: { $in: ids } }, { order_id: 1, kind: 1, amount: 1, seq: 1 })
-      .lean<EntryRef[]>()) {
-      entries.set(e.order_id, [...(entries.get(e.order_id) ?? []), e]);
+  /** One settled order against all of its ledger entries (and whether it has a card). */
+  private checkOrder(run: Run, order: Order, mine: EntryRef[], hasCard: boolean): void {
+    const at = { project_id: order.project_id, order_id: order._id };
+    const of = (kind: LedgerKind) => mine.filter((e) => e.kind === kind);
+    const seqs = (list: EntryRef[]) => list.map((e) => e.seq).join(', ');
+    const snapshotsMatch = (e: EntryRef) => order.balance_before === e.balance_before && order.balance_after === e.balance_after;
+    const charges = of('charge');
+    const refunds = of('refund');
+    const deposits = of('deposit');
+
+    if (!TERMINAL_STATUSES.includes(order.status) && order.updated_at.getTime() < run.stuckBefore) {
+      const minutes = Math.floor((run.asOf.getTime() - order.updated_at.getTime()) / 60_000);
+      run.fault({ kind: 'stuck_order', ...at, detail: `${order.status}${order.issue_status ? `/${order.issue_status}` : ''} for ${minutes} min` });
     }
-    const completedCardOrders = settled.filter((o) => o.order_type === 'card_issue' && o.status === 'completed').map((o) => o._id);
-    const withCard = new Set(
-      completedCardOrders.length === 0
-        ? []
-        : (await this.cards.find({ project_id: projectId, order_id: { $in: completedCardOrders } }, { order_id: 1 }).lean<Pick<Card, 'order_id'>[]>()).map(
-            (c) => c.order_id,
-          ),
-    );
 
-    for (const order of settled) {
-      const at = { project_id: projectId, order_id: order._id };
-      const mine = entries.get(order._id) ?? [];
-      const of = (kind: LedgerKind) => mine.filter((e) => e.kind === kind);
-      const seqs = (list: EntryRef[]) => list.map((e) => e.seq).join(', ');
-
-      if (!TERMINAL_STATUSES.includes(order.status) && order.updated_at.getTime() < run.stuckBefore) {
-        const minutes = Math.floor((run.asOf.getTime() - order.updated_at.getTime()) / 60_000);
-        run.fault({ kind: 'stuck_order', ...at, detail: `${order.status}${order.issue_status ? `/${order.issue_status}` : ''} for ${minutes} min` });
+    if (order.order_type === 'balance_deposit') {
+      const foreign = [...charges, ...refunds];
+      if (foreign.length > 0) run.fault({ kind: 'unexpected_entry', ...at, detail: `charge or refund on a deposit order (seq ${seqs(foreign)})` });
+      if (order.status === 'completed' && deposits.length === 0) {
+        run.fault({ kind: 'missing_deposit', ...at, detail: `deposit of ${order.data.amount} not in the ledger` });
       }
-
-      if (order.order_type === 'balance_deposit') {
-        const deposits = of('deposit');
-        if (order.status === 'completed' && deposits.length === 0) {
-          run.fault({ kind: 'missing_deposit', ...at, detail: `deposit of ${order.data.amount} not in the ledger` });
-        }
-        if (deposits.length > 1) run.fault({ kind: 'duplicate_entry', ...at, detail: `deposited ${deposits.length} times (seq ${seqs(deposits)})` });
-        continue;
+      if (deposits.length > 1) run.fault({ kind: 'duplicate_entry', ...at, detail: `deposited ${deposits.length} times (seq ${seqs(deposits)})` });
+      const [deposit] = deposits;
+      if (deposit && (deposit.amount !== order.data.amount || !snapshotsMatch(deposit))) {
+        run.fault({
+          kind: 'deposit_mismatch',
+          ...at,
+          seq: deposit.seq,
+          detail: `deposited ${deposit.amount} (${deposit.balance_before}->${deposit.balance_after}), order ${order.data.amount} (${order.balance_before}->${order.balance_after})`,
+        });
       }
-
-      const charges = of('charge');
-      const refunds = of('refund');
-      if (order.rejected) {
-        if (mine.length > 0) run.fault({ kind: 'unexpected_entry', ...at, detail: `rejected order has ledger entries (seq ${seqs(mine)})` });
-        continue;
-      }
-      const charged = order.balance_after !== undefined;
-      if (charged && charges.length === 0) {
-        run.fault({ kind: 'missing_charge', ...at, detail: `order records a charge of ${order.data.total_charge} that is not in the ledger` });
-      }
-      if (!charged && charges.length > 0) {
-        run.fault({ kind: 'charge_mismatch', ...at, detail: `charged (seq ${seqs(charges)}) but the order records no balance snapshots` });
-      }
-      if (charges.length > 1) run.fault({ kind: 'duplicate_entry', ...at, detail: `charged ${charges.length} times (seq ${seqs(charges)})` });
-
-      const owed = refundOwed(order);
-      const refunded = refunds.reduce((sum, e) => sum + e.amount, 0);
-      if (refunds.length > 1) {
-        run.fault({ kind: 'duplicate_entry', ...at, detail: `refunded ${refunds.length} times (seq ${seqs(refunds)}), total ${refunded}, owed ${owed}` });
-      } else if (owed > 0 && refunds.length === 0) {
-        run.fault({ kind: 'missing_refund', ...at, detail: `owed ${owed}, refunded nothing` });
-      } else if (owed === 0 && refunds.length > 0) {
-        run.fault({ kind: 'unowed_refund', ...at, detail: `refunded ${refunded} (seq ${seqs(refunds)}), owed nothing` });
-      } else if (refunds.length === 1 && refunded !== owed) {
-        run.fault({ kind: 'wrong_refund', ...at, seq: refunds[0]!.seq, detail: `refunded ${refunded}, owed ${owed}` });
-      }
-
-      if (order.status === 'completed' && !withCard.has(order._id)) {
-        run.fault({ kind: 'card_missing', ...at, detail: 'completed without a card in the store' });
-      }
+      return;
     }
+
+    if (deposits.length > 0) run.fault({ kind: 'unexpected_entry', ...at, detail: `deposit on a card order (seq ${seqs(deposits)})` });
+    if (order.rejected) {
+      const any = [...charges, ...refunds];
+      if (any.length > 0) run.fault({ kind: 'unexpected_entry', ...at, detail: `rejected order has ledger entries (seq ${seqs(any)})` });
+      return;
+    }
+
+    const charged = order.balance_after !== undefined;
+    const [charge] = charges;
+    if (charges.length > 1) run.fault({ kind: 'duplicate_entry', ...at, detail: `charged ${charges.length} times (seq ${seqs(charges)})` });
+    if (charged && !charge) {
+      run.fault({ kind: 'missing_charge', ...at, detail: `order records a charge of ${order.data.total_charge} that is not in the ledger` });
+    } else if (!charged && charge) {
+      run.fault({ kind: 'charge_mismatch', ...at, seq: charge.seq, detail: 'charged, but the order records no balance snapshots' });
+    } else if (charge && charge.amount !== -(order.data.total_charge ?? NaN)) {
+      run.fault({ kind: 'charge_mismatch', ...at, seq: charge.seq, detail: `charged ${charge.amount}, order total_charge ${order.data.total_charge}` });
+    } else if (charge && !snapshotsMatch(charge)) {
+      run.fault({
+        kind: 'charge_mismatch',
+        ...at,
+        seq: charge.seq,
+        detail: `order balances ${order.balance_before}->${order.balance_after}, entry ${charge.balance_before}->${charge.balance_after}`,
+      });
+    }
+
+    const owed = refundOwed(order);
+    const refunded = refunds.reduce((sum, e) => sum + e.amount, 0);
+    if (refunds.length > 1) {
+      run.fault({ kind: 'duplicate_entry', ...at, detail: `refunded ${refunds.length} times (seq ${seqs(refunds)}), total ${refunded}, owed ${owed}` });
+    } else if (owed > 0 && refunds.length === 0) {
+      run.fault({ kind: 'missing_refund', ...at, detail: `owed ${owed}, refunded nothing` });
+    } else if (owed === 0 && refunds.length > 0) {
+      run.fault({ kind: 'unowed_refund', ...at, seq: refunds[0]!.seq, detail: `refunded ${refunded}, owed nothing` });
+    } else if (refunds.length === 1 && refunded !== owed) {
+      run.fault({ kind: 'wrong_refund', ...at, seq: refunds[0]!.seq, detail: `refunded ${refunded}, owed ${owed}` });
+    }
+
+    if (order.status === 'completed' && !hasCard) run.fault({ kind: 'card_missing', ...at, detail: 'completed without a card in the store' });
+  }
+}
+
+/** A cursor that can look at its next row without taking it. */
+class Peekable<T> {
+  private readonly iterator: AsyncIterator<T>;
+  private buffered: IteratorResult<T> | undefined;
+
+  constructor(source: AsyncIterable<T>) {
+    this.iterator = source[Symbol.asyncIterator]();
   }
 
-  /** Cards in the store against their orders and, when a provider is given, against the provider. */
-  private async walkCards(run: Run, summary: ProjectSummary, progress: (phase: 'cards', done: number) => void): Promise<void> {
-    const cursor = this.cards
-      .find({ project_id: summary.project_id, created_at: { $lte: run.asOf } }, { secrets: 0 })
-      .sort({ order_id: 1 })
-      .lean<Card[]>()
-      .cursor({ batchSize: run.batchSize });
-    let batch: Card[] = [];
-    for await (const doc of cursor) {
-      batch.push(doc);
-      if (batch.length >= run.batchSize) {
-        await this.cardsAgainstProvider(run, summary, batch);
-        batch = [];
-        progress('cards', summary.cards);
-      }
-    }
-    if (batch.length > 0) await this.cardsAgainstProvider(run, summary, batch);
-    progress('cards', summary.cards);
+  async peek(): Promise<T | undefined> {
+    this.buffered ??= await this.iterator.next();
+    return this.buffered.done ? undefined : this.buffered.value;
   }
 
-  private async cardsAgainstProvider(run: Run, summary: ProjectSummary, cards: Card[]): Promise<void> {
-    summary.cards += cards.length;
-    const orders = await this.ordersById(summary.project_id, cards.map((c) => c.order_id));
-    for (const card of cards) {
-      if (!orders.has(card.order_id)) {
-        run.fault({ kind: 'orphan_card', project_id: summary.project_id, order_id: card.order_id, card_id: card._id, detail: 'no such order' });
-      }
-    }
-    const provider = run.provider;
+  async next(): Promise<T | undefined> {
+    const value = await this.peek();
+    this.buffered = undefined;
+    return value;
+  }
+}
+
+/** Cards asked of the provider a window at a time, several calls in flight. */
+class CardChecks {
+  private pending: Card[] = [];
+
+  constructor(
+    private readonly run: Run,
+    private readonly summary: ProjectSummary,
+  ) {}
+
+  async add(card: Card): Promise<void> {
+    if (!this.run.provider) return;
+    this.pending.push(card);
+    if (this.pending.length >= this.run.providerConcurrency * 4) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    const provider = this.run.provider;
+    const cards = this.pending;
+    this.pending = [];
     if (!provider) return;
-    await eachLimited(cards, run.providerConcurrency, async (card) => {
-      const at = { project_id: summary.project_id, order_id: card.order_id, card_id: card._id };
+    await eachLimited(cards, this.run.providerConcurrency, async (card) => {
+      const at = { project_id: this.summary.project_id, order_id: card.order_id, card_id: card._id };
       try {
         const remote = await provider.getCard(card.provider_card_id);
         const differences: string[] = [];
         if (remote.status !== card.status) differences.push(`status ${card.status}, provider ${remote.status}`);
         if (remote.maskedPan !== card.masked_pan) differences.push(`masked number ${card.masked_pan}, provider ${remote.maskedPan}`);
-        if (differences.length > 0) run.fault({ kind: 'card_mismatch', ...at, detail: differences.join('; ') });
+        if (differences.length > 0) this.run.fault({ kind: 'card_mismatch', ...at, detail: differences.join('; ') });
       } catch (err) {
         const reason = (err as { failure?: unknown }).failure;
-        run.fault({ kind: 'card_unknown_to_provider', ...at, detail: `provider answered ${typeof reason === 'string' ? reason : 'with an error'}` });
+        this.run.fault({ kind: 'card_unknown_to_provider', ...at, detail: `provider answered ${typeof reason === 'string' ? reason : 'with an error'}` });
       }
     });
-  }
-
-  private async ordersById(projectId: string, ids: string[]): Promise<Map<string, Order>> {
-    const rows = await this.orders.find({ _id: { $in: ids }, project_id: projectId }).lean<Order[]>();
-    return new Map(rows.map((o) => [o._id, o]));
   }
 }
 
