@@ -26,11 +26,11 @@ async function insertHistory(connection: Connection, projectId: string, count: n
   let entries: LedgerEntry[] = [
     { project_id: projectId, seq: 1, kind: 'deposit', amount: deposit, balance_before: 0, balance_after: deposit, currency: 'USD', order_id: orders[0]!._id, created_at: past },
   ];
-  let balance = deposit;
+  const balance = deposit;
   let seq = 1;
   const flush = async () => {
     await orderModel(connection).collection.insertMany(orders as never[], { ordered: false });
-    await ledgerEntryModel(connection).collection.insertMany(entries as never[], { ordered: false });
+    await ledgerEntryModel(connection).collection.insertMany(entries, { ordered: false });
     orders = [];
     entries = [];
   };
