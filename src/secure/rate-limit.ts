@@ -17,6 +17,24 @@ export interface RateLimiters {
   close(): Promise<void>;
 }
 
+/** A configured but unreachable Redis stops the start, like an unreachable database. */
+async function connectOrFail(client: { connect(): Promise<unknown>; destroy(): void; once(e: 'error', l: (err: Error) => void): unknown; off(e: 'error', l: (err: Error) => void): unknown }): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      client.destroy();
+      reject(new Error(`REDIS_URL: cannot connect to Redis (${err.message})`));
+    };
+    client.once('error', onError);
+    client.connect().then(
+      () => {
+        client.off('error', onError);
+        resolve();
+      },
+      (err: unknown) => onError(err instanceof Error ? err : new Error(String(err))),
+    );
+  });
+}
+
 const rejected: RequestHandler = (_req, _res, next) => next(new GatewayError('rate_limited'));
 
 export async function createRateLimiters(config: Config, logger: Logger): Promise<RateLimiters> {
@@ -26,12 +44,14 @@ export async function createRateLimiters(config: Config, logger: Logger): Promis
   if (config.REDIS_URL) {
     const client = createClient({
       url: config.REDIS_URL,
+      // While Redis is away, commands fail at once instead of queueing (and holding requests).
+      disableOfflineQueue: true,
       socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000) },
     });
-    // Without a listener a connection error would crash the process; the limiter lets requests
-    // through while Redis is away (logged), rather than take the gateway down with it.
+    await connectOrFail(client);
+    // After a successful start, an outage is logged and the limiters let requests through
+    // (passOnStoreError) rather than take the gateway down with Redis; the client reconnects.
     client.on('error', (err: Error) => logger.warn('rate-limit store error', { error: err.message }));
-    await client.connect();
     makeStore = (name) =>
       new RedisStore({ sendCommand: (...args: string[]) => client.sendCommand(args), prefix: `${config.RATE_LIMIT_REDIS_PREFIX}${name}:` });
     close = async () => {
