@@ -5,6 +5,11 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
+import { GatewayError } from './errors/gateway-error.js';
+import type { PartnerHandlers } from './partner-api/partner-handler.js';
+import { partnerRoutes } from './partner-api/routes.js';
+import { projectModel } from './projects/project-model.js';
+import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -14,6 +19,8 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   connection: Connection;
+  /** The business logic behind the partner routes; tests inject their own. */
+  partnerHandlers?: PartnerHandlers;
 }
 
 export interface Gateway {
@@ -28,6 +35,8 @@ export interface Gateway {
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger, connection } = deps;
   const readiness: Readiness = { accepting: true };
+  projectModel(connection);
+  registerSecureChannelModels(connection);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -37,6 +46,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
+  const secureChannel = await createSecureChannel({ config, logger, connection });
+  app.use(secureChannel.jwksRouter);
+  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? notYetAvailable));
   app.use(notFound);
   app.use(errorHandler(logger));
 
@@ -44,9 +56,16 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     app,
     readiness,
     start: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
+    stop: () => secureChannel.close(),
   };
 }
+
+// Placeholder until the orders branch supplies the real handlers (it replaces this constant).
+const notYetAvailable: PartnerHandlers = {
+  createCard: () => Promise.reject(new GatewayError('not_found')),
+  checkOrder: () => Promise.reject(new GatewayError('not_found')),
+  getCard: () => Promise.reject(new GatewayError('not_found')),
+};
 
 function parseTrustProxy(value: string): boolean | number | string {
   if (value === 'true') return true;
