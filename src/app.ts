@@ -6,6 +6,11 @@ import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
 import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
+import { GatewayError } from './errors/gateway-error.js';
+import type { PartnerHandlers } from './partner-api/partner-handler.js';
+import { partnerRoutes } from './partner-api/routes.js';
+import { projectModel } from './projects/project-model.js';
+import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -15,6 +20,8 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   connection: Connection;
+  /** The business logic behind the partner routes; tests inject their own. */
+  partnerHandlers?: PartnerHandlers;
 }
 
 export interface Gateway {
@@ -31,6 +38,8 @@ export interface Gateway {
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger, connection } = deps;
   const readiness: Readiness = { accepting: true };
+  projectModel(connection);
+  registerSecureChannelModels(connection);
   const admin = createAdmin(config, logger, connection);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
@@ -42,6 +51,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
+  const secureChannel = await createSecureChannel({ config, logger, connection });
+  app.use(secureChannel.jwksRouter);
+  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? notYetAvailable));
   app.use(notFound);
   app.use(errorHandler(logger));
 
@@ -50,9 +62,16 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     readiness,
     ...(admin.kind === 'own-port' && { adminApp: admin.app }),
     start: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
+    stop: () => secureChannel.close(),
   };
 }
+
+// Placeholder until the orders branch supplies the real handlers (it replaces this constant).
+const notYetAvailable: PartnerHandlers = {
+  createCard: () => Promise.reject(new GatewayError('not_found')),
+  checkOrder: () => Promise.reject(new GatewayError('not_found')),
+  getCard: () => Promise.reject(new GatewayError('not_found')),
+};
 
 function parseTrustProxy(value: string): boolean | number | string {
   if (value === 'true') return true;
