@@ -4,6 +4,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { connectDatabase } from './store/database.js';
 import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.js';
 import { createGateway } from './app.js';
+import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { startServer } from './server.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
@@ -32,6 +33,7 @@ async function main(): Promise<void> {
     }
     const connection = await connectDatabase(uri);
     const gateway = await createGateway({ config, logger, connection });
+    if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT);
     const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.HOST, config.ADMIN_PORT ?? 0));
     await gateway.start();
