@@ -43,7 +43,7 @@ describe('sandbox demo partner bootstrap', function () {
     assert.equal(project!.status, 'active');
     assert.deepEqual(project!.signing_keys.map((k) => [k.kid, k.status]), [[keys.signing_key.kid, 'active']]);
     assert.deepEqual(project!.encryption_keys.map((k) => [k.kid, k.status]), [[keys.encryption_key.kid, 'active']]);
-    assert.ok(!JSON.stringify(project).includes(String(keys.signing_key.private_jwk.d)), 'no private key in the store');
+    assert.ok(!JSON.stringify(project).includes(keys.signing_key.private_jwk.d as string), 'no private key in the store');
     assert.equal((await productModel(connection).findOne({ product_code: DEMO.productCode }).lean())!.active, true);
     assert.equal((await cardholderModel(connection).findOne({ project_id: DEMO.projectId, external_user_id: DEMO.externalUserId }).lean())!.verification_status, 'verified');
     assert.equal(await new LedgerService(connection).balance(DEMO.projectId), 1_000_000);
