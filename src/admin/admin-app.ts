@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { errorHandler, notFound } from '../http/error-handler.js';
 import { requestContext } from '../http/request-id.js';
 import type { Logger } from '../logging/logger.js';
+import type { CardProvider } from '../provider/card-provider.js';
 import { adminRoutes } from './admin-routes.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -17,11 +18,14 @@ export type AdminMount =
   /** ADMIN_PORT set: its own app (own port), and nothing on the main port. */
   | { kind: 'own-port'; app: Express };
 
-/** Decides where the admin API lives and builds it. Registers the back-office models first. */
-export function createAdmin(config: Config, logger: Logger, connection: Connection): AdminMount {
+/**
+ * Decides where the admin API lives and builds it. Registers the back-office models first.
+ * `provider`: the gateway's card provider, which reconciliation compares cards with.
+ */
+export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider): AdminMount {
   const backOffice = createBackOffice(connection);
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
-  const router = adminRoutes(backOffice, config.ADMIN_TOKENS);
+  const router = adminRoutes(backOffice, { tokens: config.ADMIN_TOKENS, stuckAfterS: config.STUCK_ORDER_AFTER_S, ...(provider && { provider }) });
   if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
 
   const app = express();

@@ -1,10 +1,29 @@
 import express, { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
 import type { Actor } from '../back-office/audit-log.js';
 import type { BackOffice } from '../back-office/back-office.js';
 import { OrderLookup } from '../back-office/order-lookup.js';
+import { parseInput } from '../back-office/validate.js';
 import { SLUGS } from '../errors/slugs.js';
 import { sendData } from '../http/respond.js';
+import type { CardProvider } from '../provider/card-provider.js';
 import { staffAuth } from './staff-auth.js';
+
+const reconcileSchema = z
+  .object({
+    project_ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional(),
+    stuck_after_s: z.number().int().min(1).max(30 * 86_400).optional(),
+    settle_s: z.number().int().min(0).max(86_400).optional(),
+    max_faults: z.number().int().min(0).max(10_000).optional(),
+  })
+  .strict();
+
+export interface AdminRouteOptions {
+  tokens: ReadonlyMap<string, string> | undefined;
+  stuckAfterS: number;
+  /** Cards are compared with it when given. */
+  provider?: CardProvider;
+}
 
 const PAGE_KEYS = new Set(['limit', 'cursor']);
 
@@ -12,11 +31,11 @@ const PAGE_KEYS = new Set(['limit', 'cursor']);
  * The admin API (contract section 5), mounted at /admin/v1: plain JSON for staff tools, behind
  * staff bearer tokens. Routes only translate HTTP; the back-office services decide and audit.
  */
-export function adminRoutes(backOffice: BackOffice, tokens: ReadonlyMap<string, string> | undefined): Router {
+export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions): Router {
   const { orders, projects, funding, products, cardholders, audit } = backOffice;
   const router = Router();
   // Authentication comes before the body is even parsed: an anonymous caller costs nothing.
-  router.use(staffAuth(tokens));
+  router.use(staffAuth(options.tokens));
   router.use(express.json({ limit: '64kb', strict: true }));
 
   const actor = (res: Response): Actor => ({ staff: res.locals.staff!, via: 'admin_api', requestId: res.locals.requestId });
@@ -105,6 +124,19 @@ export function adminRoutes(backOffice: BackOffice, tokens: ReadonlyMap<string, 
   });
   router.post('/products/:product_code/activate', async (req, res) => {
     await sendData(res, 200, await products.update(actor(res), param(req, 'product_code'), { active: true }));
+  });
+
+  // --- reconciliation (read-only; for large histories prefer `npm run reconcile`) --------------
+  router.post('/reconciliations', async (req, res) => {
+    const input = parseInput(reconcileSchema, body(req));
+    const report = await backOffice.reconciler.run({
+      stuckAfterS: input.stuck_after_s ?? options.stuckAfterS,
+      ...(input.settle_s !== undefined && { settleS: input.settle_s }),
+      ...(input.max_faults !== undefined && { maxFaults: input.max_faults }),
+      ...(input.project_ids && { projectIds: input.project_ids }),
+      ...(options.provider && { provider: options.provider }),
+    });
+    await sendData(res, 200, report);
   });
 
   // --- audit ----------------------------------------------------------------------------------

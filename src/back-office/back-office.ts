@@ -11,6 +11,7 @@ import { Funding } from './funding.js';
 import { OrderLookup } from './order-lookup.js';
 import { ProductsAdmin } from './products-admin.js';
 import { ProjectsAdmin } from './projects-admin.js';
+import { Reconciler } from '../reconcile/reconciler.js';
 
 /** The back-office service layer: the admin API and the scripts both call exactly these. */
 export interface BackOffice {
@@ -20,6 +21,7 @@ export interface BackOffice {
   funding: Funding;
   products: ProductsAdmin;
   cardholders: CardholdersAdmin;
+  reconciler: Reconciler;
 }
 
 /** Registers every model the back office touches, so createIndexes() covers them. */
@@ -43,5 +45,6 @@ export function createBackOffice(connection: Connection): BackOffice {
     funding: new Funding(connection, audit),
     products: new ProductsAdmin(connection, audit),
     cardholders: new CardholdersAdmin(connection, audit),
+    reconciler: new Reconciler(connection),
   };
 }

@@ -10,6 +10,8 @@ import { orderModel } from '../../src/orders/order-model.js';
 import { testConfig } from '../support/test-config.js';
 import { testLogger } from '../support/log-capture.js';
 import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
+import { FakeProvider } from '../support/fake-provider.js';
+import { buildCleanHistory, registerHistoryModels } from '../support/ledger-history.js';
 
 const ALICE = 'alice-token-0123456789abcdef0123456789abcd';
 const BOB = 'bob-token-0123456789abcdef0123456789abcdef';
@@ -238,6 +240,34 @@ describe('admin API: staff tokens, audit log, administration', function () {
     await alice.patch('/products/BAD_RANGE', { initial_balance_min: '60.00' }).expect(400);
     const failedAudit = (await audit()).filter((e) => e.target === 'product:BAD_RANGE');
     assert.deepEqual(failedAudit.map((e) => e.outcome), ['applied', 'failed'], 'the refused duplicate is audited as failed');
+  });
+});
+
+describe('admin API: reconciliation', function () {
+  this.timeout(30_000);
+  let connection: Connection;
+  before(async () => {
+    connection = await isolatedDb('admin_reconcile');
+  });
+  after(async () => {
+    await dropIsolatedDb(connection);
+  });
+
+  it('when staff ask for a reconciliation, then the report comes back; a planted missing refund makes it not ok', async () => {
+    await registerHistoryModels(connection);
+    const history = await buildCleanHistory(connection, 'prj_admin_recon', new FakeProvider());
+    const app = (await createGateway({ config: testConfig({ ADMIN_TOKENS: TOKENS }), logger: testLogger, connection })).app;
+    const ask = () => request(app).post('/admin/v1/reconciliations').set('Authorization', `Bearer ${ALICE}`).send({ settle_s: 0 }).expect(200);
+    const clean = (await ask()).body.data;
+    assert.equal(clean.ok, true, JSON.stringify(clean.faults));
+    assert.equal(clean.totals.entries, 7);
+
+    await ledgerEntryModel(connection).collection.deleteOne({ project_id: history.projectId, order_id: history.topupFailed._id, kind: 'refund' });
+    const dirty = (await ask()).body.data;
+    assert.equal(dirty.ok, false);
+    assert.deepEqual(dirty.fault_counts, { missing_refund: 1 });
+    await request(app).post('/admin/v1/reconciliations').set('Authorization', `Bearer ${ALICE}`).send({ settle_s: -1 }).expect(400);
+    await request(app).post('/admin/v1/reconciliations').send({}).expect(401);
   });
 });
 
