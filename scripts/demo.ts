@@ -41,9 +41,11 @@ async function main(): Promise<number> {
   try {
     return await demo();
   } catch (err) {
-    const code = (err as { cause?: { code?: string } }).cause?.code;
-    if (err instanceof TypeError && code && /ECONNREFUSED|ENOTFOUND|ECONNRESET|EHOSTUNREACH/.test(code)) {
-      process.stderr.write(`The gateway is not reachable (${code}). Is it running? Set GATEWAY_URL if it is not on ${process.env.GATEWAY_URL || 'http://127.0.0.1:8080'}.\n`);
+    // fetch() reports every network failure (refused, unknown host, reset) as this TypeError.
+    if (err instanceof TypeError && err.message === 'fetch failed') {
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const url = process.env.GATEWAY_URL || 'http://127.0.0.1:8080';
+      process.stderr.write(`The gateway is not reachable at ${url} (${cause?.code ?? cause?.message ?? 'network error'}). Is it running? Set GATEWAY_URL if it is elsewhere.\n`);
       return EXIT.unavailable;
     }
     throw err;

@@ -250,11 +250,16 @@ export class Reconciler {
       return;
     }
 
-    const charged = order.balance_after !== undefined;
+    // An order is charged once it records its balance snapshots; one with nothing to charge (free
+    // product, no initial balance) records them without a ledger entry.
+    const total = order.data.total_charge ?? 0;
+    const charged = order.balance_after !== undefined && total > 0;
     const [charge] = charges;
     if (charges.length > 1) run.fault({ kind: 'duplicate_entry', ...at, detail: `charged ${charges.length} times (seq ${seqs(charges)})` });
     if (charged && !charge) {
-      run.fault({ kind: 'missing_charge', ...at, detail: `order records a charge of ${order.data.total_charge} that is not in the ledger` });
+      run.fault({ kind: 'missing_charge', ...at, detail: `order records a charge of ${total} that is not in the ledger` });
+    } else if (charge && total <= 0) {
+      run.fault({ kind: 'unexpected_entry', ...at, seq: charge.seq, detail: `charge of ${charge.amount} on an order with nothing to charge` });
     } else if (!charged && charge) {
       run.fault({ kind: 'charge_mismatch', ...at, seq: charge.seq, detail: 'charged, but the order records no balance snapshots' });
     } else if (charge && charge.amount !== -(order.data.total_charge ?? NaN)) {

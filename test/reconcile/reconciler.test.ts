@@ -44,7 +44,7 @@ describe('reconciliation against faults planted in the store', function () {
     const report = await reconcile();
     assert.deepEqual(report.faults, [], reportTable(report));
     assert.equal(report.ok, true);
-    assert.deepEqual(report.totals, { projects: 2, entries: 14, orders: 12, cards: 2, faults: 0 });
+    assert.deepEqual(report.totals, { projects: 2, entries: 14, orders: 14, cards: 4, faults: 0 });
     const a = report.projects.find((p) => p.project_id === history.projectId)!;
     assert.equal(a.balance, 100_000 - 1500 - 1200 + 1200 - 900 - 1300 + 1000);
     assert.match(reportTable(report), /OK: the ledger, the orders and the cards agree/);
@@ -135,6 +135,18 @@ describe('reconciliation against faults planted in the store', function () {
     const report = await reconcile();
     assert.deepEqual(kinds(report), ['card_mismatch', 'card_unknown_to_provider', 'orphan_entry']);
     assert.ok(report.faults.some((f) => f.kind === 'card_mismatch' && f.detail === 'status active, provider terminated'));
+  });
+
+  it('when an order with nothing to charge gets a charge anyway, then it is reported as unexpected', async () => {
+    const free = await orderModel(connection).findOne({ project_id: history.projectId, 'data.total_charge': 0 }).lean();
+    const last = (await ledgerOf(connection, history.projectId)).at(-1)!;
+    await entries().insertOne({
+      project_id: history.projectId, seq: last.seq + 1, kind: 'charge', amount: -10, balance_before: last.balance_after,
+      balance_after: last.balance_after - 10, currency: 'USD', order_id: free!._id, created_at: new Date(),
+    });
+    const report = await reconcile();
+    assert.deepEqual(kinds(report), ['unexpected_entry']);
+    assert.equal(report.faults[0]!.order_id, free!._id);
   });
 
   it('when an order is still in flight, then its half-written state is not a fault until the settle window passes', async () => {

@@ -29,7 +29,7 @@ describe('command-line scripts as child processes on the test store', function (
     const { env } = await freshHistory();
     const table = await runScript('reconcile', ['--settle-s', '0', '--no-provider'], env);
     assert.equal(table.code, 0, table.stderr + table.stdout);
-    assert.match(table.stdout, /prj_cli\s+7\s+6\s+1\s+973\.00 USD\s+0/);
+    assert.match(table.stdout, /prj_cli\s+7\s+7\s+2\s+973\.00 USD\s+0/);
     assert.match(table.stdout, /OK: the ledger, the orders and the cards agree\./);
     assert.equal(table.stderr, '', 'no progress bar when stderr is not a terminal');
 
@@ -156,8 +156,8 @@ describe('command-line scripts as child processes on the test store', function (
 
     const all = await runScript('orders', ['find', '--project', history.projectId, '--limit', '2', '--all'], env);
     assert.equal(all.code, 0, all.stderr);
-    assert.equal(all.stdout.match(/ord_prj_cli_/g)?.length, 6);
-    assert.match(all.stdout, /6 matching order\(s\) by error slug:/);
+    assert.equal(all.stdout.match(/ord_prj_cli_/g)?.length, 7);
+    assert.match(all.stdout, /7 matching order\(s\) by error slug:/);
     assert.equal((await runScript('orders', ['find', '--status', 'lost'], env)).code, 2);
   });
 });

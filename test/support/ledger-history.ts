@@ -9,7 +9,8 @@ import type { FakeProvider } from './fake-provider.js';
 /**
  * A small, correct history written straight into the store, as the workflow would have left it,
  * so reconciliation tests can plant one fault at a time into something that is otherwise clean.
- * Ledger order: deposit, A charge, B charge, B refund, N charge, C charge, C refund (last).
+ * Ledger order: deposit, A charge, B charge, B refund, N charge, C charge, C refund (last); a free
+ * order (nothing to charge) and a rejected one have no entries.
  */
 export interface History {
   projectId: string;
@@ -86,6 +87,10 @@ export async function buildCleanHistory(connection: Connection, projectId: strin
     base('card_issue', { status: 'failed', issue_status: 'initial_topup_error', last_error_slug: 'provider_timeout', data: card(1300, 1000), failed_at: past }),
   );
   await refund(topupFailed, 1000);
+  // Nothing to charge: the order records the balance at that moment and no ledger entry.
+  const free = base('card_issue', { status: 'completed', issue_status: 'completed', is_issued: true, data: card(0, 0), completed_at: past });
+  const balanceNow = await ledger.balance(projectId);
+  await orders.insertOne({ ...free, balance_before: balanceNow, balance_after: balanceNow } as never);
   const rejected = base('card_issue', { status: 'failed', rejected: true, last_error_slug: 'insufficient_funds', data: card(10_000_000, 0), failed_at: past });
   await orders.insertOne({ ...rejected } as never);
 
@@ -103,7 +108,8 @@ export async function buildCleanHistory(connection: Connection, projectId: strin
     created_at: past,
     updated_at: past,
   };
-  await cardModel(connection).collection.insertOne({ ...cardDoc } as never);
+  await cardModel(connection).collection.insertMany([{ ...cardDoc }, { ...cardDoc, _id: `card_${projectId}_free`, order_id: free._id, provider_card_id: `pc_${projectId}_free` }] as never[]);
+  provider.cards.set(`pc_${projectId}_free`, { providerCardId: `pc_${projectId}_free`, status: 'active', maskedPan: cardDoc.masked_pan, currency: 'USD', balance: 0 });
   provider.cards.set(cardDoc.provider_card_id, { providerCardId: cardDoc.provider_card_id, status: 'active', maskedPan: cardDoc.masked_pan, currency: 'USD', balance: 1400 });
 
   return { projectId, deposit, completed, createFailed, topupFailed, rejected, activating, card: cardDoc };
