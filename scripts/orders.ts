@@ -2,10 +2,9 @@
  * Support staff's order lookup from the command line: the same queries as GET /admin/v1/orders.
  *   npm run orders -- find --slug provider_declined --from 2026-01-01T00:00:00Z
  */
-import { OrderLookup, type OrderFilter } from '../src/back-office/order-lookup.js';
+import { OrderLookup, type OrderFilter, type StaffOrderView } from '../src/back-office/order-lookup.js';
 import { textTable } from '../src/back-office/text-table.js';
 import { SLUGS } from '../src/errors/slugs.js';
-import type { OrderView } from '../src/orders/order-view.js';
 import { parseArgs } from 'node:util';
 import { EXIT, UsageError, openStore, out, parseCommandLine, printJson, runScript } from './lib/cli.js';
 
@@ -100,7 +99,7 @@ async function main(): Promise<number> {
     }
 
     const limit = values.limit === undefined ? undefined : Number(values.limit);
-    const orders: OrderView[] = [];
+    const orders: StaffOrderView[] = [];
     let cursor = values.cursor;
     let next: string | null;
     do {
@@ -119,13 +118,14 @@ async function main(): Promise<number> {
       const rows = orders.map((o) => [
         o.created_at,
         o.order_id,
+        o.project_id,
         o.status,
         o.last_error_slug ?? '',
         text(o.data.total_charge ?? o.data.amount),
         text(o.data.external_user_id),
         o.external_id ?? '',
       ]);
-      textTable(['created_at', 'order_id', 'status', 'slug', 'amount', 'external_user_id', 'external_id'], rows, [false, false, false, false, true]).forEach((l) => out(l));
+      textTable(['created_at', 'order_id', 'project', 'status', 'slug', 'amount', 'external_user_id', 'external_id'], rows, [false, false, false, false, false, true]).forEach((l) => out(l));
     }
     out();
     printCounts(counts.total, counts.by_slug);

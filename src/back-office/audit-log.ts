@@ -102,7 +102,11 @@ export class AuditLog {
       result = await apply();
     } catch (err) {
       const slug = err instanceof GatewayError ? err.slug : 'internal_error';
-      await this.entries.updateOne({ _id: id }, { $set: { outcome: 'failed', error_slug: slug, completed_at: new Date() } });
+      // The request fails either way; if even this write fails the entry stays `pending`, and the
+      // caller hears about the change's own error, which is the one that matters.
+      await this.entries
+        .updateOne({ _id: id }, { $set: { outcome: 'failed', error_slug: slug, completed_at: new Date() } })
+        .catch(() => undefined);
       throw err;
     }
     const outcome = redact(describe(result)) as Record<string, unknown>;

@@ -53,8 +53,11 @@ export const pageSchema = z
   })
   .strict();
 
+/** The partner's view of an order plus what staff need beside it: whose order it is. */
+export type StaffOrderView = OrderView & { project_id: string };
+
 export interface OrderPage {
-  orders: OrderView[];
+  orders: StaffOrderView[];
   /** Pass back as `cursor` for the next page; null on the last page. */
   next_cursor: string | null;
 }
@@ -139,7 +142,7 @@ export class OrderLookup {
     return { total: by_slug.reduce((n, g) => n + g.count, 0), by_slug };
   }
 
-  async get(orderId: string): Promise<OrderView> {
+  async get(orderId: string): Promise<StaffOrderView> {
     const order = await this.orders.findById(orderId).lean<Order>();
     if (!order) throw notFound('Order');
     const [view] = await this.views([order]);
@@ -161,7 +164,7 @@ export class OrderLookup {
   }
 
   /** Money is formatted in the order's currency, else its project's. */
-  private async views(orders: Order[]): Promise<OrderView[]> {
+  private async views(orders: Order[]): Promise<StaffOrderView[]> {
     const missing = [...new Set(orders.filter((o) => !o.data.currency).map((o) => o.project_id))];
     const currencies = new Map<string, string>();
     if (missing.length > 0) {
@@ -169,7 +172,7 @@ export class OrderLookup {
         currencies.set(p._id, p.currency);
       }
     }
-    return orders.map((o) => toOrderView(o, exponentOf(o.data.currency ?? currencies.get(o.project_id))));
+    return orders.map((o) => ({ project_id: o.project_id, ...toOrderView(o, exponentOf(o.data.currency ?? currencies.get(o.project_id))) }));
   }
 }
 

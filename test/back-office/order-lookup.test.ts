@@ -168,6 +168,7 @@ describe('order lookup (admin API on the real store)', function () {
     const target = all[10]!;
     const res = await request(app).get(`/admin/v1/orders/${target._id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
     assert.equal(res.body.data.order_id, target._id);
+    assert.equal(res.body.data.project_id, target.project_id);
     assert.equal(res.body.data.data.total_charge, (target.data.total_charge! / 100).toFixed(2));
     await request(app).get('/admin/v1/orders/ord_missing').set('Authorization', `Bearer ${TOKEN}`).expect(404);
   });
