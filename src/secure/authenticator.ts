@@ -8,6 +8,7 @@ import {
   isSignatureAlg,
   openNested,
   type EncryptionKey,
+  type OpenedToken,
   type VerificationKey,
 } from '../jose/index.js';
 import type { Project, ProjectKey } from '../projects/project-model.js';
@@ -78,7 +79,7 @@ export class Authenticator {
   /** Stage 1: decrypt, verify the signature against the named project's key, admit the project. */
   async identify(token: string): Promise<Identified> {
     let project: Project | undefined;
-    let opened;
+    let opened: OpenedToken;
     try {
       opened = await openNested(
         token,
