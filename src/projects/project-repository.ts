@@ -3,8 +3,8 @@ import { projectModel, type Project, type ProjectKey, type ResponseEncryptionAlg
 
 /**
  * Reads projects and picks their keys. The secure channel looks a project up on every request, so
- * a disabled project or a retired key takes effect at once; imported keys are cached by the
- * caller under the project's `updated_at`.
+ * a disabled project or a retired key takes effect at once (the caller caches only the imported
+ * key objects, keyed by the key material itself).
  */
 export class ProjectRepository {
   private readonly model: Model<Project>;
@@ -33,7 +33,8 @@ export function responseEncryptionKey(project: Project): ProjectKey<ResponseEncr
   let newest: ProjectKey<ResponseEncryptionAlg> | undefined;
   for (const key of project.encryption_keys) {
     if (key.status !== 'active') continue;
-    if (!newest || key.created_at.getTime() > newest.created_at.getTime()) newest = key;
+    // Dates as stored: a document written outside mongoose may hold strings.
+    if (!newest || new Date(key.created_at).getTime() > new Date(newest.created_at).getTime()) newest = key;
   }
   return newest;
 }

@@ -8,9 +8,10 @@ import {
   isSignatureAlg,
   openNested,
   type EncryptionKey,
+  type OpenedToken,
   type VerificationKey,
 } from '../jose/index.js';
-import type { Project } from '../projects/project-model.js';
+import type { Project, ProjectKey } from '../projects/project-model.js';
 import { activeSigningKey, responseEncryptionKey, type ProjectRepository } from '../projects/project-repository.js';
 import type { GatewayKeys } from './gateway-keys.js';
 import type { ReplayCache } from './replay-cache.js';
@@ -62,8 +63,9 @@ function joseToGatewayError(err: JoseFailure): AuthenticationError {
 }
 
 export class Authenticator {
-  // Imported project keys, keyed by project, kid and the document's updated_at: any change to the
-  // project (a retired key, a new one) gives new cache keys, so nothing stale is ever used.
+  // Imported project keys, keyed by the registered key itself (alg and JWK as stored): however the
+  // document is edited, a changed key is a new cache entry. Status (active/retired) and project
+  // status are read from the document fetched for every request, never from the cache.
   private readonly projectKeys = new KeyCache<VerificationKey | EncryptionKey>();
 
   constructor(
@@ -77,7 +79,7 @@ export class Authenticator {
   /** Stage 1: decrypt, verify the signature against the named project's key, admit the project. */
   async identify(token: string): Promise<Identified> {
     let project: Project | undefined;
-    let opened;
+    let opened: OpenedToken;
     try {
       opened = await openNested(
         token,
@@ -140,8 +142,7 @@ export class Authenticator {
   private verificationKey(project: Project, kid: string): VerificationKey {
     const registered = activeSigningKey(project, kid);
     if (!registered || !isSignatureAlg(registered.alg)) throw new AuthenticationError('invalid_signature', 'no active signing key with this kid');
-    const cacheKey = `${project._id}|sig|${kid}|${project.updated_at.getTime()}`;
-    return this.projectKeys.getOrCreate(cacheKey, () => ({
+    return this.projectKeys.getOrCreate(cacheKeyOf(registered), () => ({
       kid,
       alg: registered.alg,
       key: importPublicKey(registered.jwk, registered.alg),
@@ -153,9 +154,8 @@ export class Authenticator {
     const unusable = () =>
       new AuthenticationError('project_disabled', 'no usable response encryption key', 'The project has no usable response encryption key.');
     if (!registered || !isKeyManagementAlg(registered.alg)) throw unusable();
-    const cacheKey = `${project._id}|enc|${registered.kid}|${project.updated_at.getTime()}`;
     try {
-      return this.projectKeys.getOrCreate(cacheKey, () => ({
+      return this.projectKeys.getOrCreate(cacheKeyOf(registered), () => ({
         kid: registered.kid,
         alg: registered.alg,
         key: importPublicKey(registered.jwk, registered.alg),
@@ -164,6 +164,10 @@ export class Authenticator {
       throw unusable();
     }
   }
+}
+
+function cacheKeyOf(key: ProjectKey<string>): string {
+  return `${key.kid}|${key.alg}|${JSON.stringify(key.jwk)}`;
 }
 
 /** `htu` names the endpoint: its path, or an absolute URL with that path (RFC 9449 style). */

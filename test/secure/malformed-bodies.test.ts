@@ -137,18 +137,19 @@ describe('secure channel: malformed bodies', function () {
       else jws = `${b64u({ alg: 'ES256', kid: tp.keys.signing.kid })}.${b64u(requestClaims(tp, CHECK))}.${b64(int(200))}`;
       cases.push({ kind: 'inner shape', body: await encryptTo(jws, gwKeys[pick(algs)]) });
     }
-    // 9. The HTTP envelope itself: oversized, wrong or missing media types, compressed.
-    for (let i = 0; i < 40; i++) {
-      const variant = int(4);
+    // 9. The HTTP envelope itself: oversized bodies and headers, wrong or missing media types, compressed.
+    for (let i = 0; i < 60; i++) {
+      const variant = int(5);
       if (variant === 0) cases.push({ kind: 'oversized', body: b64(64 * 1024 + 1 + int(100_000)) });
       else if (variant === 1) cases.push({ kind: 'media type', body: pick(bases), headers: { 'Content-Type': pick(['application/json', 'text/plain', 'application/jwt', 'application/jose+json', '']) } });
       else if (variant === 2) cases.push({ kind: 'encoding', body: pick(bases), headers: { 'Content-Encoding': pick(['gzip', 'deflate', 'br']) } });
-      else cases.push({ kind: 'empty', body: '' });
+      else if (variant === 3) cases.push({ kind: 'empty', body: '' });
+      else cases.push({ kind: 'oversized headers', body: pick(bases), headers: { 'Idempotency-Key': b64(int(8000)), 'X-Request-Id': b64(int(8000)) } });
     }
     return cases;
   }
 
-  it(`when 1,250 malformed bodies arrive (seed ${SEED}), then each gets a documented 4xx slug, none a 5xx, and nothing is stored`, async () => {
+  it(`when 1,270 malformed bodies arrive (seed ${SEED}), then each gets a documented 4xx slug, none a 5xx, and nothing is stored`, async () => {
     const cases = await buildCases();
     assert.ok(cases.length >= 1000, `${cases.length} cases`);
     const before = await storeCounts();

@@ -4,6 +4,7 @@ import { GatewayError } from '../../src/errors/gateway-error.js';
 import { KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../../src/jose/index.js';
 import { BODY_CANARY } from '../support/log-audit.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, type TestGateway } from '../support/partner.js';
+import { capturedLogLines } from '../support/log-capture.js';
 import { testStore } from '../support/test-store.js';
 
 describe('secure channel: round trips', function () {
@@ -84,6 +85,35 @@ describe('secure channel: round trips', function () {
     assert.equal(err.slug, 'idempotency_key_required');
     assert.equal(err.status, 400);
     assert.equal(err.sealed, true);
+  });
+
+  it('when no handlers are injected, then the partner routes exist behind the envelope and answer a sealed not_found', async () => {
+    const bare = await startTestGateway();
+    try {
+      const { client } = await createTestProject({ url: bare.url });
+      const err = await client.checkOrder({ order_id: 'o' }).then(
+        () => assert.fail('expected an error'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof GatewayApiError);
+      assert.equal(err.slug, 'not_found');
+      assert.equal(err.sealed, true);
+    } finally {
+      await bare.close();
+    }
+  });
+
+  it('when a request is refused, then the log says which check refused it (slug, fixed reason, request id) and nothing of the input', async () => {
+    const res = await fetch(`${gw.url}/api/v1/orders/check`, { method: 'POST', headers: { 'Content-Type': 'application/jose' }, body: `eyJhbGciOiJub25lIn0.${BODY_CANARY}` });
+    assert.equal(res.status, 401);
+    const requestId = res.headers.get('x-request-id')!;
+    const lines = capturedLogLines().filter((l) => l.includes(requestId));
+    const rejected = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.message === 'partner request rejected');
+    assert.deepEqual(
+      { slug: rejected?.slug, reason: rejected?.reason },
+      { slug: 'invalid_encryption', reason: 'expected 5 segments' },
+    );
+    assert.ok(lines.every((l) => !l.includes(BODY_CANARY)));
   });
 
   it('when /.well-known/jwks.json is fetched, then it lists public keys only, each with kid, use and alg', async () => {

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,10 @@ let lastUrl: string | undefined;
 async function keysDir(fresh: boolean): Promise<{ dir: string; owned: boolean }> {
   if (fresh) return { dir: await mkdtemp(path.join(os.tmpdir(), 'card-gateway-keys-')), owned: true };
   // One set of gateway keys for the run: generating RSA keys per gateway would only cost time.
-  sharedKeysDir ??= mkdtemp(path.join(os.tmpdir(), 'card-gateway-keys-'));
+  sharedKeysDir ??= mkdtemp(path.join(os.tmpdir(), 'card-gateway-keys-')).then((dir) => {
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  });
   return { dir: await sharedKeysDir, owned: false };
 }
 

@@ -1,0 +1,128 @@
+/**
+ * The partner API from the command line, on top of the typed client: it signs, encrypts, sends,
+ * then decrypts and verifies the answer. Prints the answer as JSON; exit code 1 for an error answer
+ * (its slug on stderr), 2 for a usage error, 3 when the answer could not be trusted or reached.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { GatewayApiError, GatewayResponseError, PartnerClient, type KeyManagementAlg, type SignatureAlg } from '../src/client/index.js';
+
+const HELP = `Usage: npm run partner -- <command> [options]
+
+Commands:
+  create         POST /api/v1/cards/create   (an Idempotency-Key is generated unless given)
+  check          POST /api/v1/orders/check
+  get            POST /api/v1/cards/get
+  call PATH      POST any partner endpoint
+
+Options:
+  --url URL               gateway base URL (env PARTNER_GATEWAY_URL; default http://127.0.0.1:8080)
+  --project ID            project id (env PARTNER_PROJECT_ID)
+  --keys DIR              folder made by partner:keygen with signing.private.jwk.json and
+                          encryption.private.jwk.json (env PARTNER_KEYS_DIR; default ./partner-keys)
+  --body JSON|@FILE       the request body, inline or from a file (default {})
+  --idempotency-key KEY   the Idempotency-Key (create: generated and printed when absent)
+  --audience AUD          the gateway's audience (default card-gateway)
+  --request-id ID         sent as X-Request-Id
+  --help                  show this help
+
+Examples:
+  npm run partner -- create --project prj_123 --body '{"product_code":"VIRTUAL_USD","external_user_id":"u-1"}'
+  npm run partner -- check --project prj_123 --body '{"order_id":"ord_..."}'
+`;
+
+function usage(message: string): never {
+  process.stderr.write(`partner-cli: ${message}\n(see --help)\n`);
+  process.exit(2);
+}
+
+async function readJson(file: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  } catch (err) {
+    usage(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: {
+        url: { type: 'string' },
+        project: { type: 'string' },
+        keys: { type: 'string' },
+        body: { type: 'string' },
+        'idempotency-key': { type: 'string' },
+        audience: { type: 'string' },
+        'request-id': { type: 'string' },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    usage((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const [command, pathArg] = positionals;
+  const paths: Record<string, string> = { create: '/api/v1/cards/create', check: '/api/v1/orders/check', get: '/api/v1/cards/get' };
+  const endpoint = command === 'call' ? pathArg : command ? paths[command] : undefined;
+  if (!endpoint) usage(command === 'call' ? 'call needs a PATH' : `unknown command ${command ?? '(none)'}`);
+  if (!endpoint.startsWith('/')) usage('PATH must start with /');
+
+  const projectId = values.project ?? process.env.PARTNER_PROJECT_ID;
+  if (!projectId) usage('--project (or PARTNER_PROJECT_ID) is required');
+  const keysDir = path.resolve(values.keys ?? process.env.PARTNER_KEYS_DIR ?? 'partner-keys');
+  const signing = await readJson(path.join(keysDir, 'signing.private.jwk.json'));
+  const encryption = await readJson(path.join(keysDir, 'encryption.private.jwk.json'));
+
+  let body: unknown = {};
+  if (values.body !== undefined) {
+    const text = values.body.startsWith('@') ? await readFile(values.body.slice(1), 'utf8') : values.body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      usage('--body is not valid JSON');
+    }
+  }
+  let idempotencyKey = values['idempotency-key'];
+  if (command === 'create') idempotencyKey ??= randomUUID();
+
+  const client = new PartnerClient({
+    baseUrl: values.url ?? process.env.PARTNER_GATEWAY_URL ?? 'http://127.0.0.1:8080',
+    projectId,
+    audience: values.audience,
+    signingKey: { kid: String(signing.kid), alg: signing.alg as SignatureAlg, privateKey: signing },
+    encryptionKeys: [{ kid: String(encryption.kid), alg: encryption.alg as KeyManagementAlg, privateKey: encryption }],
+  });
+
+  try {
+    const res = await client.call(endpoint, body, { idempotencyKey, requestId: values['request-id'] });
+    const out = {
+      status: res.status,
+      request_id: res.requestId,
+      ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey, idempotent_replayed: res.idempotentReplayed }),
+      data: res.data,
+    };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  } catch (err) {
+    if (err instanceof GatewayApiError) {
+      const out = { status: err.status, slug: err.slug, message: err.message, request_id: err.request_id, order_id: err.order_id, sealed: err.sealed, issues: err.issues };
+      process.stderr.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.exit(1);
+    }
+    if (err instanceof GatewayResponseError || err instanceof TypeError) {
+      process.stderr.write(`partner-cli: ${err.message}\n`);
+      process.exit(3);
+    }
+    throw err;
+  }
+}
+
+await main();

@@ -1,0 +1,136 @@
+/**
+ * Makes a partner's key pairs: one to sign requests, one the gateway encrypts answers to. Writes
+ * the private JWKs (0600, never overwritten without --force), the public JWKs, and
+ * `registration.json`, the part the gateway operator registers for the project. With --x509, also
+ * self-signed certificates for the public keys, for partners whose key management exchanges
+ * certificates (RSA keys: node-forge signs certificates with RSA only).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import forge from 'node-forge';
+import {
+  KEY_MANAGEMENT_ALGS,
+  SIGNATURE_ALGS,
+  generateKeyPair,
+  isKeyManagementAlg,
+  isSignatureAlg,
+  jwkThumbprint,
+  privateJwk,
+  publicJwk,
+  type KeyObject,
+} from '../src/jose/index.js';
+
+const HELP = `Usage: npm run partner:keygen -- [options]
+
+Makes a partner's signing and encryption key pairs as JWK files.
+
+Options:
+  --out DIR               folder to write to (default: ./partner-keys)
+  --signing-alg ALG       ${SIGNATURE_ALGS.join(' | ')} (default: ES256)
+  --encryption-alg ALG    ${KEY_MANAGEMENT_ALGS.join(' | ')} (default: ECDH-ES+A256KW)
+  --kid-prefix PREFIX     key ids are PREFIX-sig-… and PREFIX-enc-… (default: partner)
+  --x509                  also write a self-signed X.509 certificate per public key
+                          (RSA keys only: use PS256/RS256 and RSA-OAEP-256)
+  --subject NAME          certificate subject common name (default: the key id)
+  --days N                certificate validity in days (default: 365)
+  --force                 overwrite existing files
+  --help                  show this help
+
+Writes (private files are readable by the owner only):
+  signing.private.jwk.json     encryption.private.jwk.json     keep these secret
+  signing.public.jwk.json      encryption.public.jwk.json
+  registration.json            give this to the gateway operator to register the project
+  signing.cert.pem, encryption.cert.pem   with --x509
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`partner-keygen: ${message}\n(see --help)\n`);
+  process.exit(2);
+}
+
+function selfSignedCertificate(privateKey: KeyObject, commonName: string, days: number, use: 'sig' | 'enc'): string {
+  const forgePrivate = forge.pki.privateKeyFromPem(privateKey.export({ format: 'pem', type: 'pkcs1' }) as string);
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(forgePrivate.n, forgePrivate.e);
+  // A positive serial: the leading byte below 0x80.
+  cert.serialNumber = `01${randomBytes(15).toString('hex')}`;
+  cert.validity.notBefore = new Date();
+  cert.validity.notAfter = new Date(Date.now() + days * 86_400_000);
+  const subject = [{ name: 'commonName', value: commonName }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    use === 'sig' ? { name: 'keyUsage', digitalSignature: true } : { name: 'keyUsage', keyEncipherment: true },
+    { name: 'subjectKeyIdentifier' },
+  ]);
+  cert.sign(forgePrivate, forge.md.sha256.create());
+  return forge.pki.certificateToPem(cert);
+}
+
+async function main(): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        out: { type: 'string', default: 'partner-keys' },
+        'signing-alg': { type: 'string', default: 'ES256' },
+        'encryption-alg': { type: 'string', default: 'ECDH-ES+A256KW' },
+        'kid-prefix': { type: 'string', default: 'partner' },
+        x509: { type: 'boolean', default: false },
+        subject: { type: 'string' },
+        days: { type: 'string', default: '365' },
+        force: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const signingAlg = values['signing-alg'];
+  const encryptionAlg = values['encryption-alg'];
+  if (!isSignatureAlg(signingAlg)) fail(`--signing-alg must be one of ${SIGNATURE_ALGS.join(', ')}`);
+  if (!isKeyManagementAlg(encryptionAlg)) fail(`--encryption-alg must be one of ${KEY_MANAGEMENT_ALGS.join(', ')}`);
+  const days = Number(values.days);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) fail('--days must be a whole number from 1 to 3650');
+  if (values.x509 && !(signingAlg === 'PS256' || signingAlg === 'RS256') ) fail('--x509 needs an RSA signing key (--signing-alg PS256 or RS256)');
+  if (values.x509 && encryptionAlg !== 'RSA-OAEP-256') fail('--x509 needs an RSA encryption key (--encryption-alg RSA-OAEP-256)');
+
+  const out = path.resolve(values.out);
+  await mkdir(out, { recursive: true, mode: 0o700 });
+  const flag = values.force ? 'w' : 'wx';
+  const write = async (name: string, content: string, mode: number) => {
+    try {
+      await writeFile(path.join(out, name), content, { mode, flag });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') fail(`${path.join(out, name)} exists (use --force to replace it)`);
+      throw err;
+    }
+  };
+
+  const registration: Record<string, { kid: string; alg: string; jwk: Record<string, unknown>; status: 'active' }[]> = {
+    signing_keys: [],
+    encryption_keys: [],
+  };
+  for (const [use, alg] of [['sig', signingAlg], ['enc', encryptionAlg]] as const) {
+    const name = use === 'sig' ? 'signing' : 'encryption';
+    const { privateKey } = await generateKeyPair(alg);
+    const kid = `${values['kid-prefix']}-${use}-${jwkThumbprint(privateKey).slice(0, 16)}`;
+    const pub = publicJwk(privateKey);
+    await write(`${name}.private.jwk.json`, `${JSON.stringify({ ...privateJwk(privateKey), kid, alg, use }, null, 2)}\n`, 0o600);
+    await write(`${name}.public.jwk.json`, `${JSON.stringify({ ...pub, kid, alg, use }, null, 2)}\n`, 0o644);
+    registration[use === 'sig' ? 'signing_keys' : 'encryption_keys']!.push({ kid, alg, jwk: pub, status: 'active' });
+    if (values.x509) await write(`${name}.cert.pem`, selfSignedCertificate(privateKey, values.subject ?? kid, days, use), 0o644);
+    process.stdout.write(`${name} key: kid ${kid}, alg ${alg}\n`);
+  }
+  await write('registration.json', `${JSON.stringify(registration, null, 2)}\n`, 0o644);
+  process.stdout.write(`written to ${out} (register registration.json with the gateway; keep the *.private.jwk.json files secret)\n`);
+}
+
+await main();

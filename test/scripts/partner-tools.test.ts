@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { newId } from '../../src/ids/ids.js';
+import type { ProjectKey } from '../../src/projects/project-model.js';
+import { ProjectRepository } from '../../src/projects/project-repository.js';
+import { projectRoot } from '../../src/store/project-root.js';
+import { BODY_CANARY, registerSecret } from '../support/log-audit.js';
+import { echoHandlers, startTestGateway, type TestGateway } from '../support/partner.js';
+import { testStore } from '../support/test-store.js';
+
+const run = promisify(execFile);
+const script = (name: string) => path.join(projectRoot(), 'dist', 'scripts', `${name}.js`);
+
+async function tool(name: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [script(name), ...args], { cwd: projectRoot() });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('partner tools: keygen and command-line client', function () {
+  this.timeout(60_000);
+  let gw: TestGateway;
+  let dir: string;
+
+  before(async () => {
+    gw = await startTestGateway({ partnerHandlers: echoHandlers() });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-partner-'));
+  });
+  after(async () => {
+    await gw.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Registers a keygen folder's registration.json as a project, as the back office will. */
+  async function register(keysDir: string, status: 'active' | 'disabled' = 'active'): Promise<string> {
+    const reg = JSON.parse(await readFile(path.join(keysDir, 'registration.json'), 'utf8')) as Record<'signing_keys' | 'encryption_keys', ProjectKey<never>[]>;
+    for (const file of ['signing.private.jwk.json', 'encryption.private.jwk.json']) {
+      const jwk = JSON.parse(await readFile(path.join(keysDir, file), 'utf8')) as Record<string, string>;
+      registerSecret(jwk.d!);
+    }
+    const id = newId('prj');
+    const now = new Date();
+    await new ProjectRepository(testStore().connection).insert({
+      _id: id,
+      name: 'CLI partner',
+      status,
+      currency: 'USD',
+      signing_keys: reg.signing_keys.map((k) => ({ ...k, created_at: now })),
+      encryption_keys: reg.encryption_keys.map((k) => ({ ...k, created_at: now })),
+    });
+    return id;
+  }
+
+  it('when --help is asked, then both tools explain themselves and exit 0', async () => {
+    for (const name of ['partner-keygen', 'partner-cli']) {
+      const { code, stdout } = await tool(name, ['--help']);
+      assert.equal(code, 0);
+      assert.match(stdout, /^Usage: npm run partner/);
+    }
+  });
+
+  it('when keys are generated and registered, then the CLI creates (with a generated Idempotency-Key), checks and reports error slugs', async () => {
+    const keys = path.join(dir, 'default');
+    const gen = await tool('partner-keygen', ['--out', keys]);
+    assert.equal(gen.code, 0, gen.stderr);
+    assert.equal((await stat(path.join(keys, 'signing.private.jwk.json'))).mode & 0o777, 0o600);
+    assert.equal((await stat(path.join(keys, 'encryption.private.jwk.json'))).mode & 0o777, 0o600);
+    const again = await tool('partner-keygen', ['--out', keys]);
+    assert.equal(again.code, 2, 'existing keys are never overwritten silently');
+    const project = await register(keys);
+
+    const created = await tool('partner-cli', ['create', '--url', gw.url, '--project', project, '--keys', keys, '--body', JSON.stringify({ external_user_id: 'u-1', note: BODY_CANARY })]);
+    assert.equal(created.code, 0, created.stderr);
+    const out = JSON.parse(created.stdout) as { status: number; idempotency_key: string; data: { endpoint: string; idempotency_key: string; body: unknown } };
+    assert.equal(out.status, 200);
+    assert.equal(out.data.endpoint, 'createCard');
+    assert.match(out.idempotency_key, /^[0-9a-f-]{36}$/);
+    assert.equal(out.data.idempotency_key, out.idempotency_key);
+    assert.deepEqual(out.data.body, { external_user_id: 'u-1', note: BODY_CANARY });
+
+    const checked = await tool('partner-cli', ['check', '--url', gw.url, '--project', project, '--keys', keys, '--body', '{"order_id":"ord_1"}']);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.equal((JSON.parse(checked.stdout) as { data: { endpoint: string } }).data.endpoint, 'checkOrder');
+
+    const unknown = await tool('partner-cli', ['check', '--url', gw.url, '--project', 'prj_nobody', '--keys', keys]);
+    assert.equal(unknown.code, 1);
+    assert.equal((JSON.parse(unknown.stderr) as { slug: string }).slug, 'unknown_project');
+    const bad = await tool('partner-cli', ['check', '--project', project, '--keys', keys, '--body', '{nope']);
+    assert.equal(bad.code, 2);
+  });
+
+  it('when RSA keys are made with --x509, then the certificates are self-signed for exactly those public keys, and the CLI works with them', async () => {
+    const keys = path.join(dir, 'rsa');
+    const gen = await tool('partner-keygen', ['--out', keys, '--signing-alg', 'PS256', '--encryption-alg', 'RSA-OAEP-256', '--x509', '--subject', 'Acme partner']);
+    assert.equal(gen.code, 0, gen.stderr);
+    for (const name of ['signing', 'encryption']) {
+      const cert = new X509Certificate(await readFile(path.join(keys, `${name}.cert.pem`)));
+      const jwk = JSON.parse(await readFile(path.join(keys, `${name}.public.jwk.json`), 'utf8')) as Record<string, string>;
+      assert.ok(cert.publicKey.equals(createPublicKey({ key: { kty: jwk.kty!, n: jwk.n!, e: jwk.e! }, format: 'jwk' })));
+      assert.ok(cert.verify(cert.publicKey), 'self-signed');
+      assert.match(cert.subject, /CN=Acme partner/);
+    }
+    const project = await register(keys);
+    const res = await tool('partner-cli', ['get', '--url', gw.url, '--project', project, '--keys', keys, '--body', '{"card_id":"card_1"}']);
+    assert.equal(res.code, 0, res.stderr);
+
+    const refused = await tool('partner-keygen', ['--out', path.join(dir, 'ec'), '--x509']);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--x509 needs an RSA signing key/);
+  });
+});
