@@ -18,7 +18,7 @@ Commands:
   call PATH      POST any partner endpoint
 
 Options:
-  --url URL               gateway base URL (env PARTNER_GATEWAY_URL; default http://127.0.0.1:8080)
+  --url URL               gateway base URL (env GATEWAY_URL, or PARTNER_GATEWAY_URL; default http://127.0.0.1:8080)
   --project ID            project id (env PARTNER_PROJECT_ID)
   --keys DIR              folder made by partner:keygen with signing.private.jwk.json and
                           encryption.private.jwk.json (env PARTNER_KEYS_DIR; default ./partner-keys)
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   if (command === 'create') idempotencyKey ??= randomUUID();
 
   const client = new PartnerClient({
-    baseUrl: values.url ?? process.env.PARTNER_GATEWAY_URL ?? 'http://127.0.0.1:8080',
+    baseUrl: values.url ?? (process.env.GATEWAY_URL || process.env.PARTNER_GATEWAY_URL || 'http://127.0.0.1:8080'),
     projectId,
     audience: values.audience,
     signingKey: { kid: String(signing.kid), alg: signing.alg as SignatureAlg, privateKey: signing },

@@ -130,11 +130,23 @@ function publicOf(privateJwk: Record<string, unknown>): Record<string, unknown> 
   return { kty, crv, x, y };
 }
 
-/** Written beside, then renamed over: a reader never sees half a file; 0600 from the first byte. */
+/**
+ * The keys file for `npm run demo`, and the same keys as a folder for the partner command-line
+ * client (`npm run partner -- … --keys .keys/demo-partner`). Each file is written beside, then
+ * renamed over: a reader never sees half a file, and it is 0600 from the first byte.
+ */
 async function writeKeys(file: string, keys: DemoPartnerFile): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const folder = file.replace(/\.json$/, '');
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  const jwk = (k: DemoPartnerFile['signing_key'] | DemoPartnerFile['encryption_key'], use: string) => ({ ...k.private_jwk, kid: k.kid, alg: k.alg, use });
+  await writePrivate(path.join(folder, 'signing.private.jwk.json'), jwk(keys.signing_key, 'sig'));
+  await writePrivate(path.join(folder, 'encryption.private.jwk.json'), jwk(keys.encryption_key, 'enc'));
+  await writePrivate(file, keys);
+}
+
+async function writePrivate(file: string, content: unknown): Promise<void> {
   const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
+  await writeFile(temp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
   await chmod(temp, 0o600);
   await rename(temp, file);
 }

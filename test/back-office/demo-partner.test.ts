@@ -38,6 +38,10 @@ describe('sandbox demo partner bootstrap', function () {
     assert.equal((await stat(file)).mode & 0o777, 0o600);
     const keys = JSON.parse(await readFile(file, 'utf8')) as DemoPartnerFile;
     assert.ok(keys.signing_key.private_jwk.d, 'the partner side holds its private key');
+    const folder = path.join(keysDir, 'demo-partner');
+    const cliKey = JSON.parse(await readFile(path.join(folder, 'signing.private.jwk.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual([cliKey.kid, cliKey.alg, cliKey.d], [keys.signing_key.kid, 'ES256', keys.signing_key.private_jwk.d], 'the same keys for npm run partner');
+    assert.equal((await stat(path.join(folder, 'encryption.private.jwk.json'))).mode & 0o777, 0o600);
 
     const project = await projectModel(connection).findById(DEMO.projectId).lean();
     assert.equal(project!.status, 'active');
