@@ -25,6 +25,9 @@ export type AdminMount =
 export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider): AdminMount {
   const backOffice = createBackOffice(connection);
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
+  if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
+    logger.warn('admin API enabled without ADMIN_TOKENS: every admin request will be refused');
+  }
   const router = adminRoutes(backOffice, { tokens: config.ADMIN_TOKENS, stuckAfterS: config.STUCK_ORDER_AFTER_S, ...(provider && { provider }) });
   if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
 
