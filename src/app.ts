@@ -5,6 +5,8 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
+import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
+import type { CardProvider } from './provider/card-provider.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -14,11 +16,15 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   connection: Connection;
+  /** Replaces the built-in sandbox card provider (tests inject scripted ones). */
+  cardProvider?: CardProvider;
 }
 
 export interface Gateway {
   app: Express;
   readiness: Readiness;
+  /** Card issuance: partner handlers, worker, sandbox simulator (for tests and scripts too). */
+  orders: OrdersFeature;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -28,6 +34,7 @@ export interface Gateway {
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger, connection } = deps;
   const readiness: Readiness = { accepting: true };
+  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -43,8 +50,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   return {
     app,
     readiness,
-    start: () => Promise.resolve(),
-    stop: () => Promise.resolve(),
+    orders,
+    start: () => Promise.resolve(orders.start()),
+    stop: () => orders.stop(),
   };
 }
 
