@@ -98,10 +98,10 @@ describe('cards/create (use case)', () => {
       assert.equal(await orderModel(conn()).countDocuments({ project_id: project._id }), before);
     });
 
-    const cases: [string, Slug, () => Promise<Record<string, unknown>>][] = [
-      ['an unknown product', 'product_not_found', async () => ({ product_code: uniq('NOPE'), external_user_id: userId })],
+    const cases: [string, Slug, () => Record<string, unknown> | Promise<Record<string, unknown>>][] = [
+      ['an unknown product', 'product_not_found', () => ({ product_code: uniq('NOPE'), external_user_id: userId })],
       ['an inactive product', 'product_not_active', async () => ({ product_code: (await makeProduct(conn(), { active: false })).product_code, external_user_id: 'nobody' })],
-      ['an unknown cardholder', 'cardholder_not_found', async () => ({ product_code: product.product_code, external_user_id: 'nobody' })],
+      ['an unknown cardholder', 'cardholder_not_found', () => ({ product_code: product.product_code, external_user_id: 'nobody' })],
       ['another project\'s cardholder', 'cardholder_not_found', async () => ({ product_code: product.product_code, external_user_id: await makeCardholder(conn(), (await makeProject(conn()))._id) })],
       ['an unverified cardholder', 'cardholder_not_ready', async () => ({ product_code: product.product_code, external_user_id: await makeCardholder(conn(), project._id, 'pending') })],
       ['a product with a negative fee', 'invalid_pricing', async () => ({ product_code: (await makeProduct(conn(), { issue_fee: -1 })).product_code, external_user_id: userId })],
@@ -109,8 +109,8 @@ describe('cards/create (use case)', () => {
       ['a product with min > max', 'card_product_limits_invalid', async () => ({ product_code: (await makeProduct(conn(), { initial_balance_min: 10, initial_balance_max: 5 })).product_code, external_user_id: userId, initial_balance: '99999' })],
       ['a product with a negative minimum', 'card_product_limits_invalid', async () => ({ product_code: (await makeProduct(conn(), { initial_balance_min: -5 })).product_code, external_user_id: userId })],
       ['an initial balance under the minimum', 'amount_below_minimum', async () => ({ product_code: (await makeProduct(conn(), { initial_balance_min: 1000 })).product_code, external_user_id: userId, initial_balance: '9.99' })],
-      ['an initial balance over the maximum', 'amount_above_maximum', async () => ({ product_code: product.product_code, external_user_id: userId, initial_balance: '1000.01' })],
-      ['a charge over the master balance', 'insufficient_funds', async () => ({ product_code: product.product_code, external_user_id: userId, initial_balance: '95.01' })],
+      ['an initial balance over the maximum', 'amount_above_maximum', () => ({ product_code: product.product_code, external_user_id: userId, initial_balance: '1000.01' })],
+      ['a charge over the master balance', 'insufficient_funds', () => ({ product_code: product.product_code, external_user_id: userId, initial_balance: '95.01' })],
     ];
     for (const [what, slug, body] of cases) {
       it(`${slug}: ${what} is stored as a failed order, nothing is charged, 422 with order_id`, async () => {
