@@ -103,3 +103,48 @@ export async function exactlyOnceReport(connection: Connection, projectId: strin
     sandboxCardsPerOrder: count(sandboxCards, (c) => c.order_id),
   };
 }
+
+/**
+ * Asserts the exactly-once invariants over every card-issue order of a project: each is terminal;
+ * each accepted order has one charge of its total and at most one refund, equal to refundOwed;
+ * a completed order has one card and one sandbox card; no idempotency key made two sandbox cards;
+ * the chain is intact and its last balance is deposits - charges + refunds.
+ */
+export async function assertExactlyOnce(connection: Connection, projectId: string): Promise<{ completed: number; failed: number }> {
+  const { refundOwed } = await import('../../src/orders/refund-policy.js');
+  const report = await exactlyOnceReport(connection, projectId);
+  assertChainIntact(report.entries);
+  const problems: string[] = [];
+  for (const o of report.orders) {
+    if (o.status !== 'completed' && o.status !== 'failed') problems.push(`${o._id} not terminal: ${o.status}/${o.issue_status}`);
+    const charges = report.byOrderKind.get(`${o._id}:charge`) ?? 0;
+    const refunds = report.entries.filter((e) => e.order_id === o._id && e.kind === 'refund');
+    if (o.rejected) {
+      if (charges !== 0 || refunds.length !== 0) problems.push(`${o._id} rejected but has ledger entries`);
+      continue;
+    }
+    if ((o.data.total_charge ?? 0) > 0 && charges !== 1) problems.push(`${o._id} charged ${charges} times`);
+    const owed = refundOwed(o);
+    if (owed === 0 && refunds.length > 0) problems.push(`${o._id} refunded although nothing is owed`);
+    if (owed > 0 && (refunds.length !== 1 || refunds[0]!.amount !== owed)) problems.push(`${o._id} refunds ${JSON.stringify(refunds.map((r) => r.amount))}, owed ${owed}`);
+    const cards = report.cardsPerOrder.get(o._id) ?? 0;
+    if (cards > 1) problems.push(`${o._id} has ${cards} cards`);
+    if (o.status === 'completed' && (cards !== 1 || !o.is_issued || !o.card_id)) problems.push(`${o._id} completed without its card`);
+    if ((report.sandboxCardsPerOrder.get(o._id) ?? 0) > 1) problems.push(`${o._id} made ${report.sandboxCardsPerOrder.get(o._id)} provider cards`);
+  }
+  for (const [key, n] of report.sandboxCardsPerKey) if (n > 1) problems.push(`provider key ${key} made ${n} cards`);
+  const sum = report.entries.reduce((s, e) => s + e.amount, 0);
+  if (report.entries.length > 0 && report.entries.at(-1)!.balance_after !== sum) problems.push('final balance is not the sum of the chain');
+  if (problems.length > 0) throw new Error(`exactly-once violations:\n${problems.join('\n')}`);
+  return {
+    completed: report.orders.filter((o) => o.status === 'completed').length,
+    failed: report.orders.filter((o) => o.status === 'failed').length,
+  };
+}
+
+/** MONGODB_URI for a child gateway on the test database. */
+export function childMongoUri(uri: string, dbName: string): string {
+  const [base, query] = uri.split('?');
+  const withSlash = base!.endsWith('/') ? base! : `${base}/`;
+  return `${withSlash}${dbName}${query ? `?${query}` : ''}`;
+}
