@@ -43,8 +43,11 @@ export class OrderCharger {
         } finally {
           await lease.release();
         }
-        onCharged?.();
-        return this.load(orderId);
+        const charged = await this.load(orderId);
+        // A refused charge ends the order here; nobody will claim it again.
+        if (charged.status === 'failed') await this.claims.forget(orderId);
+        else onCharged?.();
+        return charged;
       }
       if (Date.now() > deadline) throw new GatewayError('service_unavailable');
       await new Promise((r) => setTimeout(r, pause));

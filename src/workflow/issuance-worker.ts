@@ -56,34 +56,40 @@ export class IssuanceWorker {
     if (this.running) this.schedule(0);
   }
 
-  /** One poll: claims due orders up to the free concurrency and starts them. */
-  async pollOnce(): Promise<void> {
+  /**
+   * One poll: claims due orders up to the free concurrency and starts them; returns how many.
+   * `exclude` names orders not to start again (drain uses it so a waiting order runs once).
+   */
+  async pollOnce(exclude?: Set<string>): Promise<number> {
     const free = this.options.concurrency - this.inFlight.size;
-    if (free <= 0) return;
+    if (free <= 0) return 0;
     const due = await this.orders
       .find({ status: { $in: ['new', 'activating', 'processing'] }, next_attempt_at: { $lte: new Date() } }, { _id: 1 })
       .sort({ next_attempt_at: 1 })
       .limit(DUE_BATCH)
       .lean<{ _id: string }[]>();
+    let started = 0;
     // Shuffled so that workers in other processes polling the same list start elsewhere.
     for (const { _id } of shuffle(due)) {
       if (this.inFlight.size >= this.options.concurrency) break;
-      if (this.inFlight.has(_id)) continue;
+      if (this.inFlight.has(_id) || exclude?.has(_id)) continue;
       const lease = await this.claims.tryClaim(_id);
       if (!lease) continue;
+      exclude?.add(_id);
+      started++;
       const run = this.drive(_id, lease).finally(() => {
         this.inFlight.delete(_id);
         this.nudge();
       });
       this.inFlight.set(_id, run);
     }
+    return started;
   }
 
-  /** Runs every due order to a waiting or terminal state; for tests and scripts. */
+  /** Takes every order due now as far as it can go without waiting; for tests and scripts. */
   async drain(): Promise<void> {
-    for (;;) {
-      await this.pollOnce();
-      if (this.inFlight.size === 0) return;
+    const driven = new Set<string>();
+    while ((await this.pollOnce(driven)) > 0 || this.inFlight.size > 0) {
       await Promise.allSettled(this.inFlight.values());
     }
   }
@@ -123,6 +129,7 @@ export class IssuanceWorker {
       return;
     }
     this.polling = this.pollOnce()
+      .then(() => undefined)
       .catch((err: unknown) => {
         this.logger.error('worker poll failed', { error: err });
       })
