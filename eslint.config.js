@@ -3,6 +3,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const RESTRICTED = {
+  jose: 'Use src/jose/ (our wrapper) instead of importing jose.',
+  'node-forge': 'node-forge is only for scripts/partner-keygen.ts.',
+};
+
+function restrictImports(files, ignores, names) {
+  return {
+    files,
+    ignores,
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: names.map((name) => ({ name, message: RESTRICTED[name] })), patterns: names.map((name) => `${name}/*`) },
+      ],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.cache/', 'data/', 'store-server/', 'eslint.config.js'] },
   js.configs.recommended,
@@ -22,6 +40,11 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
+  // jose is wrapped once (src/jose/: allow-lists, key checks, error mapping); node-forge only makes
+  // partners' X.509 certificates (scripts/partner-keygen.ts). Nothing else imports either.
+  restrictImports(['**/*.ts'], ['src/jose/**', 'scripts/partner-keygen.ts'], ['jose', 'node-forge']),
+  restrictImports(['src/jose/**'], [], ['node-forge']),
+  restrictImports(['scripts/partner-keygen.ts'], [], ['jose']),
   {
     files: ['test/**/*.ts'],
     rules: {

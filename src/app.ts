@@ -6,7 +6,12 @@ import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
+import type { PartnerHandlers } from './partner-api/partner-handler.js';
+import { partnerRoutes } from './partner-api/routes.js';
+import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
+import { sandboxRoutes } from './provider/sandbox-routes.js';
+import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -16,6 +21,8 @@ export interface GatewayDeps {
   config: Config;
   logger: Logger;
   connection: Connection;
+  /** The business logic behind the partner routes; tests inject their own. */
+  partnerHandlers?: PartnerHandlers;
   /** Replaces the built-in sandbox card provider (tests inject scripted ones). */
   cardProvider?: CardProvider;
 }
@@ -34,6 +41,8 @@ export interface Gateway {
 export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const { config, logger, connection } = deps;
   const readiness: Readiness = { accepting: true };
+  projectModel(connection);
+  registerSecureChannelModels(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
@@ -44,6 +53,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
+  const secureChannel = await createSecureChannel({ config, logger, connection });
+  app.use(secureChannel.jwksRouter);
+  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
+  if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));
 
@@ -52,7 +65,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     readiness,
     orders,
     start: () => Promise.resolve(orders.start()),
-    stop: () => orders.stop(),
+    stop: async () => {
+      await orders.stop();
+      await secureChannel.close();
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import winston from 'winston';
-import { redact, redactString } from './redact.js';
+import { redactField, redactString } from './redact.js';
 
 /**
  * Structured JSON logs. The redaction format runs on every entry before any transport sees it,
@@ -7,10 +7,11 @@ import { redact, redactString } from './redact.js';
  */
 
 // winston keeps level and message under symbols as well; only the visible fields are redacted.
+// Top-level fields are judged by their names too (`{ body }`, `{ jwk }`), like nested ones.
 const redaction = winston.format((info) => {
   for (const key of Object.keys(info)) {
     if (key === 'level' || key === 'timestamp') continue;
-    info[key] = key === 'message' && typeof info[key] === 'string' ? redactString(info[key]) : redact(info[key]);
+    info[key] = key === 'message' && typeof info[key] === 'string' ? redactString(info[key]) : redactField(key, info[key]);
   }
   return info;
 });

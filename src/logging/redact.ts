@@ -40,6 +40,11 @@ export function redactString(value: string): string {
     .replace(DIGIT_RUN, (run) => (luhnValid(run.replace(/[ -]/g, '')) ? REDACTED : run));
 }
 
+/** One named field: replaced whole when its name says it holds a secret, else redacted deeply. */
+export function redactField(key: string, value: unknown): unknown {
+  return SECRET_KEY.test(key) ? REDACTED : redact(value);
+}
+
 /** Deep copy of `value` with secrets removed. Cycles and depth are bounded. */
 export function redact(value: unknown, depth = 0, seen = new WeakSet<object>()): unknown {
   if (typeof value === 'string') return redactString(value);

@@ -1,0 +1,11 @@
+/** The partner client, as exported by the package (`card-gateway/client`). */
+export { PartnerClient, type CallOptions, type PartnerClientOptions, type RequestClaims } from './partner-client.js';
+export { GatewayApiError, GatewayResponseError } from './errors.js';
+export type * from './types.js';
+export {
+  SIGNATURE_ALGS,
+  KEY_MANAGEMENT_ALGS,
+  type SignatureAlg,
+  type KeyManagementAlg,
+  type KeyMaterial,
+} from '../jose/index.js';

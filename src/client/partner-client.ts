@@ -1,0 +1,261 @@
+import { randomUUID } from 'node:crypto';
+import {
+  JoseFailure,
+  importPrivateKey,
+  importPublicKey,
+  isKeyManagementAlg,
+  isSignatureAlg,
+  openNested,
+  signThenEncrypt,
+  type DecryptionKey,
+  type EncryptionKey,
+  type KeyManagementAlg,
+  type KeyMaterial,
+  type SignatureAlg,
+  type SigningKey,
+  type VerificationKey,
+} from '../jose/index.js';
+import { GatewayApiError, GatewayResponseError } from './errors.js';
+import type {
+  CardData,
+  CardIssueOrder,
+  CheckOrderRequest,
+  CreateCardRequest,
+  GatewayResponse,
+  GetCardRequest,
+} from './types.js';
+
+export interface PartnerClientOptions {
+  /** The gateway's base URL, e.g. https://gateway.example.com */
+  baseUrl: string;
+  /** The project id: the `iss` of every request. */
+  projectId: string;
+  /** The key requests are signed with; its kid and alg as registered with the gateway. */
+  signingKey: { kid: string; alg: SignatureAlg; privateKey: KeyMaterial };
+  /**
+   * The private halves of the project's registered encryption keys, which responses are encrypted
+   * to. Several during a rotation: the gateway uses the newest active one.
+   */
+  encryptionKeys: { kid: string; alg: KeyManagementAlg; privateKey: KeyMaterial }[];
+  /** The gateway's audience string (default `card-gateway`). */
+  audience?: string;
+  /** Which of the gateway's encryption algorithms to use when it offers several (default: its first). */
+  gatewayEncryptionAlg?: KeyManagementAlg;
+  /** How long the gateway's JWKS is trusted before it is fetched again (default 5 minutes). */
+  jwksTtlMs?: number;
+  fetch?: typeof fetch;
+  /** The clock for `iat` (tests). */
+  now?: () => number;
+}
+
+export interface CallOptions {
+  idempotencyKey?: string;
+  /** Sent as X-Request-Id, to find the request in the gateway's logs. */
+  requestId?: string;
+  signal?: AbortSignal;
+}
+
+/** What the client puts inside the signed token; exposed for tests and tools that craft requests. */
+export interface RequestClaims {
+  iss: string;
+  aud: string;
+  iat: number;
+  jti: string;
+  htm: string;
+  htu: string;
+  idk?: string;
+  body: unknown;
+}
+
+interface GatewayKeySet {
+  encryption: EncryptionKey;
+  verification: Map<string, VerificationKey>;
+  fetchedAt: number;
+}
+
+const JOSE = 'application/jose';
+
+/**
+ * A typed client for the partner API. It signs and encrypts each request (contract section 2),
+ * sends it, and gives back only answers it could decrypt and verify against the gateway's JWKS;
+ * error answers become GatewayApiError with the slug.
+ */
+export class PartnerClient {
+  private readonly baseUrl: string;
+  private readonly signer: SigningKey;
+  private readonly decryptionKeys: Map<string, DecryptionKey>;
+  private readonly fetch: typeof fetch;
+  private readonly now: () => number;
+  private gatewayKeys: GatewayKeySet | undefined;
+  private fetchingKeys: Promise<GatewayKeySet> | undefined;
+
+  constructor(private readonly options: PartnerClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.signer = { kid: options.signingKey.kid, alg: options.signingKey.alg, key: importPrivateKey(options.signingKey.privateKey, options.signingKey.alg) };
+    this.decryptionKeys = new Map(
+      options.encryptionKeys.map((k) => [k.kid, { kid: k.kid, alg: k.alg, key: importPrivateKey(k.privateKey, k.alg) }]),
+    );
+    this.fetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Orders a virtual card. A missing idempotency key is generated (keep it to retry safely). */
+  createCard(body: CreateCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
+    return this.call<CardIssueOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
+  }
+
+  checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
+    return this.call<CardIssueOrder>('/api/v1/orders/check', body, options);
+  }
+
+  getCard(body: GetCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardData>> {
+    return this.call<CardData>('/api/v1/cards/get', body, options);
+  }
+
+  /** Any partner endpoint: seals `body`, sends it, opens and checks the answer. */
+  async call<T>(path: string, body: unknown, options: CallOptions = {}): Promise<GatewayResponse<T>> {
+    try {
+      return await this.attempt<T>(path, body, options);
+    } catch (err) {
+      // The gateway rotated its encryption keys since we fetched them: fetch again, once.
+      if (err instanceof GatewayApiError && err.slug === 'unknown_key_id' && !err.sealed) {
+        this.gatewayKeys = undefined;
+        return this.attempt<T>(path, body, options);
+      }
+      throw err;
+    }
+  }
+
+  /** The claims of a request to `path`, with a fresh jti and the current time. */
+  claims(path: string, body: unknown, idempotencyKey?: string): RequestClaims {
+    return {
+      iss: this.options.projectId,
+      aud: this.options.audience ?? 'card-gateway',
+      iat: Math.floor(this.now() / 1000),
+      jti: randomUUID(),
+      htm: 'POST',
+      htu: path,
+      ...(idempotencyKey === undefined ? {} : { idk: idempotencyKey }),
+      body,
+    };
+  }
+
+  /** Signs and encrypts arbitrary claims to the gateway (tests use it to craft requests). */
+  async seal(claims: object): Promise<string> {
+    const keys = await this.keys();
+    return signThenEncrypt(Buffer.from(JSON.stringify(claims), 'utf8'), this.signer, keys.encryption);
+  }
+
+  /** Opens a sealed answer of the gateway: decrypt with our key, verify with the gateway's. */
+  async open(token: string): Promise<Record<string, unknown>> {
+    const opened = await openNested(
+      token,
+      (kid) => this.decryptionKeys.get(kid),
+      async (header) => {
+        let key = (await this.keys()).verification.get(header.kid);
+        if (!key) {
+          this.gatewayKeys = undefined; // the gateway may have rotated its signing key
+          key = (await this.keys()).verification.get(header.kid);
+        }
+        if (!key) throw new JoseFailure('invalid_signature', 'response signed by a key outside the gateway JWKS');
+        return key;
+      },
+    );
+    return opened.claims;
+  }
+
+  private async attempt<T>(path: string, body: unknown, options: CallOptions): Promise<GatewayResponse<T>> {
+    const token = await this.seal(this.claims(path, body, options.idempotencyKey));
+    const headers: Record<string, string> = { 'Content-Type': JOSE, Accept: `${JOSE}, application/json` };
+    if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
+    if (options.requestId !== undefined) headers['X-Request-Id'] = options.requestId;
+    const response = await this.fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: token, signal: options.signal });
+    return this.read<T>(response);
+  }
+
+  private async read<T>(response: Response): Promise<GatewayResponse<T>> {
+    const requestId = response.headers.get('x-request-id') ?? undefined;
+    const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const text = await response.text();
+    const fail = (why: string) => new GatewayResponseError(why, response.status, requestId);
+
+    if (mediaType === 'application/json') {
+      // Only refusals before authentication are plain; a plain success would be unauthenticated.
+      if (response.ok) throw fail('the gateway answered a success without sealing it');
+      throw toApiError(parseJson(text), response.status, requestId, false) ?? fail('unexpected error body');
+    }
+    if (mediaType !== JOSE) throw fail(`unexpected content type ${mediaType || '(none)'}`);
+
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.open(text);
+    } catch (err) {
+      if (err instanceof JoseFailure) throw fail(`the answer could not be opened (${err.reason})`);
+      throw err;
+    }
+    if (response.ok && Object.hasOwn(payload, 'data')) {
+      return {
+        status: response.status,
+        data: payload.data as T,
+        requestId: requestId ?? '',
+        idempotentReplayed: response.headers.get('idempotent-replayed') === 'true',
+      };
+    }
+    if (!response.ok) {
+      const error = toApiError(payload, response.status, requestId, true);
+      if (error) throw error;
+    }
+    throw fail('the sealed answer has neither data nor error');
+  }
+
+  private async keys(): Promise<GatewayKeySet> {
+    const ttl = this.options.jwksTtlMs ?? 300_000;
+    if (this.gatewayKeys && this.now() - this.gatewayKeys.fetchedAt < ttl) return this.gatewayKeys;
+    this.fetchingKeys ??= this.fetchKeys().finally(() => {
+      this.fetchingKeys = undefined;
+    });
+    this.gatewayKeys = await this.fetchingKeys;
+    return this.gatewayKeys;
+  }
+
+  private async fetchKeys(): Promise<GatewayKeySet> {
+    const response = await this.fetch(`${this.baseUrl}/.well-known/jwks.json`, { headers: { Accept: 'application/json' } });
+    if (!response.ok) throw new GatewayResponseError(`the gateway JWKS answered ${response.status}`, response.status, undefined);
+    const jwks = parseJson(await response.text()) as { keys?: unknown } | undefined;
+    if (!jwks || !Array.isArray(jwks.keys)) throw new GatewayResponseError('the gateway JWKS is not a JWKS', response.status, undefined);
+
+    const encryption: EncryptionKey[] = [];
+    const verification = new Map<string, VerificationKey>();
+    for (const jwk of jwks.keys as Record<string, unknown>[]) {
+      const { kid, alg, use } = jwk;
+      if (typeof kid !== 'string') continue;
+      const publicMembers = Object.fromEntries(Object.entries(jwk).filter(([k]) => !['kid', 'alg', 'use', 'key_ops'].includes(k)));
+      try {
+        if (use === 'enc' && isKeyManagementAlg(alg)) encryption.push({ kid, alg, key: importPublicKey(publicMembers, alg) });
+        if (use === 'sig' && isSignatureAlg(alg)) verification.set(kid, { kid, alg, key: importPublicKey(publicMembers, alg) });
+      } catch {
+        // A key we cannot use (unknown type or too small) is skipped, not fatal.
+      }
+    }
+    const preferred = this.options.gatewayEncryptionAlg;
+    const chosen = (preferred && encryption.find((k) => k.alg === preferred)) || encryption[0];
+    if (!chosen) throw new GatewayResponseError('the gateway JWKS has no usable encryption key', response.status, undefined);
+    return { encryption: chosen, verification, fetchedAt: this.now() };
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function toApiError(payload: unknown, status: number, requestId: string | undefined, sealed: boolean): GatewayApiError | undefined {
+  const error = (payload as { error?: unknown } | undefined)?.error as Record<string, unknown> | undefined;
+  if (!error || typeof error.slug !== 'string') return undefined;
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const issues = Array.isArray(error.issues) ? (error.issues as { path: string; message: string }[]) : undefined;
+  return new GatewayApiError(error.slug, status, str(error.message) ?? error.slug, str(error.request_id) ?? requestId, str(error.order_id), sealed, issues);
+}
