@@ -86,6 +86,19 @@ export class IssuanceWorker {
     return started;
   }
 
+  /**
+   * Takes one order as far as it can go now, if it is due and nobody else holds it (tests and
+   * support scripts use it to push a single order). Returns false when it could not be claimed.
+   */
+  async runOrder(orderId: string): Promise<boolean> {
+    const order = await this.orders.findOne({ _id: orderId, next_attempt_at: { $lte: new Date() } }, { _id: 1 }).lean();
+    if (!order) return false;
+    const lease = await this.claims.tryClaim(orderId);
+    if (!lease) return false;
+    await this.drive(orderId, lease);
+    return true;
+  }
+
   /** Takes every order due now as far as it can go without waiting; for tests and scripts. */
   async drain(): Promise<void> {
     const driven = new Set<string>();

@@ -53,7 +53,7 @@ describe('issuance workflow (sandbox provider, real store)', function () {
   async function runUntil(id: string, done: (o: Order) => boolean = (o) => o.status === 'completed' || o.status === 'failed'): Promise<Order> {
     const deadline = Date.now() + 20_000;
     for (;;) {
-      await gateway.orders.worker.drain();
+      await gateway.orders.worker.runOrder(id);
       const o = await load(id);
       if (done(o)) return o;
       if (Date.now() > deadline) throw new Error(`order stuck at ${o.status}/${o.issue_status}`);
@@ -105,7 +105,6 @@ describe('issuance workflow (sandbox provider, real store)', function () {
     const user = await makeCardholder(conn(), project._id);
     const reply = await gateway.orders.handlers.createCard({ project, body: { product_code: product.product_code, external_user_id: user }, idempotencyKey: randomUUID(), requestId: 't' });
     const id = (reply.data as { order_id: string }).order_id;
-    await gateway.orders.worker.pollOnce();
     const done = await runUntil(id);
     assert.equal(done.status, 'completed');
     assert.equal(done.balance_after, 9_700);
@@ -116,7 +115,7 @@ describe('issuance workflow (sandbox provider, real store)', function () {
     const id = await order({ card_issue: 'hold' });
     const held = await runUntil(id, (o) => o.provider_card_status === 'issuing');
     assert.deepEqual([held.status, held.issue_status], ['activating', 'card_create_pending']);
-    await gateway.orders.worker.drain();
+    await gateway.orders.worker.runOrder(id);
     assert.equal((await load(id)).issue_status, 'card_create_pending', 'still held');
     await assert.rejects(getCard({ order_id: id }), (e: unknown) => e instanceof GatewayError && e.slug === 'card_not_ready');
 
@@ -153,7 +152,7 @@ describe('issuance workflow (sandbox provider, real store)', function () {
       assert.deepEqual(await refunds(id), [refund(2300)]);
       // Running the worker again changes nothing: the refund is once.
       await orderModel(conn()).updateOne({ _id: id }, { $set: { next_attempt_at: new Date() } });
-      await gateway.orders.worker.drain();
+      await gateway.orders.worker.runOrder(id);
       assert.deepEqual(await refunds(id), [refund(2300)]);
       const entries = await chainOf(conn(), project._id);
       assertChainIntact(entries);

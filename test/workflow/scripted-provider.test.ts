@@ -62,7 +62,7 @@ describe('issuance workflow with a scripted provider', function () {
     const id = (reply.data as { order_id: string }).order_id;
     const deadline = Date.now() + 10_000;
     for (;;) {
-      await gateway.orders.worker.drain();
+      await gateway.orders.worker.runOrder(id);
       const order = (await orderModel(conn()).findById(id).lean<Order>())!;
       if (order.status === 'completed' || order.status === 'failed') return order;
       if (Date.now() > deadline) throw new Error(`stuck at ${order.issue_status}`);
