@@ -5,10 +5,12 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
-import { GatewayError } from './errors/gateway-error.js';
+import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
 import { partnerRoutes } from './partner-api/routes.js';
 import { projectModel } from './projects/project-model.js';
+import type { CardProvider } from './provider/card-provider.js';
+import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
@@ -21,11 +23,15 @@ export interface GatewayDeps {
   connection: Connection;
   /** The business logic behind the partner routes; tests inject their own. */
   partnerHandlers?: PartnerHandlers;
+  /** Replaces the built-in sandbox card provider (tests inject scripted ones). */
+  cardProvider?: CardProvider;
 }
 
 export interface Gateway {
   app: Express;
   readiness: Readiness;
+  /** Card issuance: partner handlers, worker, sandbox simulator (for tests and scripts too). */
+  orders: OrdersFeature;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -37,6 +43,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const readiness: Readiness = { accepting: true };
   projectModel(connection);
   registerSecureChannelModels(connection);
+  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -48,24 +55,22 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(healthRoutes(connection, readiness));
   const secureChannel = await createSecureChannel({ config, logger, connection });
   app.use(secureChannel.jwksRouter);
-  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? notYetAvailable));
+  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
+  if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));
 
   return {
     app,
     readiness,
-    start: () => Promise.resolve(),
-    stop: () => secureChannel.close(),
+    orders,
+    start: () => Promise.resolve(orders.start()),
+    stop: async () => {
+      await orders.stop();
+      await secureChannel.close();
+    },
   };
 }
-
-// Placeholder until the orders branch supplies the real handlers (it replaces this constant).
-const notYetAvailable: PartnerHandlers = {
-  createCard: () => Promise.reject(new GatewayError('not_found')),
-  checkOrder: () => Promise.reject(new GatewayError('not_found')),
-  getCard: () => Promise.reject(new GatewayError('not_found')),
-};
 
 function parseTrustProxy(value: string): boolean | number | string {
   if (value === 'true') return true;
