@@ -6,10 +6,12 @@ import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
 import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
-import { GatewayError } from './errors/gateway-error.js';
+import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
 import { partnerRoutes } from './partner-api/routes.js';
 import { projectModel } from './projects/project-model.js';
+import type { CardProvider } from './provider/card-provider.js';
+import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
@@ -22,6 +24,8 @@ export interface GatewayDeps {
   connection: Connection;
   /** The business logic behind the partner routes; tests inject their own. */
   partnerHandlers?: PartnerHandlers;
+  /** Replaces the built-in sandbox card provider (tests inject scripted ones). */
+  cardProvider?: CardProvider;
 }
 
 export interface Gateway {
@@ -29,6 +33,8 @@ export interface Gateway {
   readiness: Readiness;
   /** The admin API when it has its own port (ADMIN_PORT); the caller listens on it. */
   adminApp?: Express;
+  /** Card issuance: partner handlers, worker, sandbox simulator (for tests and scripts too). */
+  orders: OrdersFeature;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -40,7 +46,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const readiness: Readiness = { accepting: true };
   projectModel(connection);
   registerSecureChannelModels(connection);
-  const admin = createAdmin(config, logger, connection);
+  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
+  const admin = createAdmin(config, logger, connection, orders.provider);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -53,7 +60,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection });
   app.use(secureChannel.jwksRouter);
-  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? notYetAvailable));
+  app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
+  if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));
 
@@ -61,17 +69,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     app,
     readiness,
     ...(admin.kind === 'own-port' && { adminApp: admin.app }),
-    start: () => Promise.resolve(),
-    stop: () => secureChannel.close(),
+    orders,
+    start: () => Promise.resolve(orders.start()),
+    stop: async () => {
+      await orders.stop();
+      await secureChannel.close();
+    },
   };
 }
-
-// Placeholder until the orders branch supplies the real handlers (it replaces this constant).
-const notYetAvailable: PartnerHandlers = {
-  createCard: () => Promise.reject(new GatewayError('not_found')),
-  checkOrder: () => Promise.reject(new GatewayError('not_found')),
-  getCard: () => Promise.reject(new GatewayError('not_found')),
-};
 
 function parseTrustProxy(value: string): boolean | number | string {
   if (value === 'true') return true;

@@ -18,6 +18,8 @@ export class GatewayError extends Error {
     readonly slug: Slug,
     message?: string,
     readonly details: ErrorDetails = {},
+    /** Response headers that belong with this error (e.g. Idempotent-Replayed on a replayed 422). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message ?? SLUGS[slug].message);
     this.name = 'GatewayError';

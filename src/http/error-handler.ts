@@ -52,6 +52,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
 
     if (res.headersSent) return;
+    for (const [name, value] of Object.entries(gatewayError?.headers ?? {})) res.setHeader(name, value);
     const send = async () => {
       if (gatewayError) await sendError(res, slug, gatewayError.message, gatewayError.details);
       else await sendError(res, slug);

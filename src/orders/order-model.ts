@@ -51,6 +51,8 @@ export interface Order {
   provider_card_status?: string;
   /** The provider's id for the card, once created. */
   provider_card_id?: string;
+  /** The provider's id for the initial top-up, once requested (verified in the next step). */
+  provider_topup_id?: string;
   card_id?: string;
   external_id?: string;
   external_user_id?: string;
@@ -86,6 +88,7 @@ const orderSchema = new Schema<Order>(
     is_issued: { type: Boolean, required: true, default: false },
     provider_card_status: { type: String },
     provider_card_id: { type: String },
+    provider_topup_id: { type: String },
     card_id: { type: String },
     external_id: { type: String },
     external_user_id: { type: String },

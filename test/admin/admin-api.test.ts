@@ -255,8 +255,9 @@ describe('admin API: reconciliation', function () {
 
   it('when staff ask for a reconciliation, then the report comes back; a planted missing refund makes it not ok', async () => {
     await registerHistoryModels(connection);
-    const history = await buildCleanHistory(connection, 'prj_admin_recon', new FakeProvider());
-    const app = (await createGateway({ config: testConfig({ ADMIN_TOKENS: TOKENS }), logger: testLogger, connection })).app;
+    const provider = new FakeProvider();
+    const history = await buildCleanHistory(connection, 'prj_admin_recon', provider);
+    const app = (await createGateway({ config: testConfig({ ADMIN_TOKENS: TOKENS }), logger: testLogger, connection, cardProvider: provider })).app;
     const ask = () => request(app).post('/admin/v1/reconciliations').set('Authorization', `Bearer ${ALICE}`).send({ settle_s: 0 }).expect(200);
     const clean = (await ask()).body.data;
     assert.equal(clean.ok, true, JSON.stringify(clean.faults));

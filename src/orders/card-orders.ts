@@ -1,0 +1,135 @@
+import type { Connection, Model } from 'mongoose';
+import { cardholderModel, type Cardholder } from '../cardholders/cardholder-model.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { SLUGS } from '../errors/slugs.js';
+import { newId } from '../ids/ids.js';
+import { productModel, type Product } from '../products/product-model.js';
+import type { Project } from '../projects/project-model.js';
+import { DuplicateKeyError, insertUnique } from '../store/duplicate-key.js';
+import { checkIssuanceRules, createCardBody, IDEMPOTENCY_KEY, validationError, type CreateCardBody } from './create-card-request.js';
+import type { OrderCharger } from './order-charge.js';
+import { orderModel, type Order, type OrderData } from './order-model.js';
+import { requestHash } from './request-hash.js';
+
+export interface CreateOutcome {
+  order: Order;
+  /** 201 for an accepted order, 422 for one refused by a business rule: the same on every replay. */
+  status: 201 | 422;
+  replayed: boolean;
+}
+
+/**
+ * The create-card use case (contract section 3): validate in the contract's order, store the
+ * order (refused ones too, so support finds them), charge it, answer. One order per
+ * (project, idempotency key), whatever the race: the unique index decides, the losers replay.
+ */
+export class CardOrders {
+  private readonly orders: Model<Order>;
+  private readonly products: Model<Product>;
+  private readonly cardholders: Model<Cardholder>;
+
+  constructor(
+    connection: Connection,
+    private readonly charger: OrderCharger,
+    /** Tells the worker an order is ready, so it need not wait for its next poll. */
+    private readonly onCharged: () => void = () => undefined,
+  ) {
+    this.orders = orderModel(connection);
+    this.products = productModel(connection);
+    this.cardholders = cardholderModel(connection);
+  }
+
+  async create(project: Project, body: unknown, idempotencyKey: string | undefined): Promise<CreateOutcome> {
+    if (!idempotencyKey) throw new GatewayError('idempotency_key_required');
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new GatewayError('validation_error', undefined, {
+        issues: [{ path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }],
+      });
+    }
+    const parsed = createCardBody.safeParse(body);
+    if (!parsed.success) throw validationError(parsed.error);
+    const externalUserId = parsed.data.external_user_id?.trim();
+    if (!externalUserId) throw new GatewayError('external_user_id_required');
+
+    const hash = requestHash(body);
+    const existing = await this.findByKey(project._id, idempotencyKey);
+    if (existing) return this.replay(existing, hash);
+
+    const request = { ...parsed.data, external_user_id: externalUserId };
+    const order = await this.buildOrder(project, request, idempotencyKey, hash);
+    try {
+      await insertUnique('orders', () => this.orders.create(order));
+    } catch (err) {
+      if (!(err instanceof DuplicateKeyError)) throw err;
+      const winner = await this.findByKey(project._id, idempotencyKey);
+      if (!winner) throw err;
+      return this.replay(winner, hash);
+    }
+    if (order.rejected) return { order, status: 422, replayed: false };
+    const settled = await this.charger.settle(order._id, this.onCharged);
+    return { order: settled, status: settled.rejected ? 422 : 201, replayed: false };
+  }
+
+  async findByKey(projectId: string, idempotencyKey: string): Promise<Order | null> {
+    return this.orders.findOne({ project_id: projectId, idempotency_key: idempotencyKey }).lean<Order>();
+  }
+
+  async findById(projectId: string, orderId: string): Promise<Order | null> {
+    return this.orders.findOne({ _id: orderId, project_id: projectId }).lean<Order>();
+  }
+
+  /** The original answer, with the order as it stands now; its charge is settled first. */
+  private async replay(order: Order, hash: string): Promise<CreateOutcome> {
+    if (order.request_hash !== hash) throw new GatewayError('idempotency_key_reused');
+    const settled = order.order_type === 'card_issue' ? await this.charger.settle(order._id, this.onCharged) : order;
+    return { order: settled, status: settled.rejected ? 422 : 201, replayed: true };
+  }
+
+  private async buildOrder(project: Project, body: CreateCardBody & { external_user_id: string }, idempotencyKey: string, hash: string): Promise<Order> {
+    const [product, cardholder] = await Promise.all([
+      body.product_code !== undefined
+        ? this.products.findOne({ product_code: body.product_code }).lean<Product>()
+        : this.products.findOne({ product_id: body.product_id }).lean<Product>(),
+      this.cardholders.findOne({ project_id: project._id, external_user_id: body.external_user_id }).lean<Cardholder>(),
+    ]);
+    const check = checkIssuanceRules({ project, body, product, cardholder });
+
+    const data = withoutUndefined<OrderData>({
+      product_code: check.product?.product_code ?? body.product_code,
+      product_id: check.product?.product_id ?? body.product_id,
+      external_user_id: body.external_user_id,
+      label: body.label,
+      ...(check.ok ? check.amounts : check.amounts),
+    });
+    const now = new Date();
+    const order: Order = {
+      _id: newId('ord'),
+      project_id: project._id,
+      order_type: 'card_issue',
+      idempotency_key: idempotencyKey,
+      request_hash: hash,
+      status: check.ok ? 'new' : 'failed',
+      is_issued: false,
+      external_user_id: body.external_user_id,
+      data,
+      rejected: !check.ok,
+      attempts: 0,
+      created_at: now,
+      updated_at: now,
+    };
+    if (body.external_id !== undefined) order.external_id = body.external_id;
+    if (check.ok) {
+      order.next_attempt_at = now;
+    } else {
+      order.last_error_slug = check.slug;
+      order.last_error = SLUGS[check.slug].message;
+      order.failed_at = now;
+    }
+    return order;
+  }
+}
+
+/** The driver would store an undefined field as null; the order keeps absent fields absent. */
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

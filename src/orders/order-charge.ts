@@ -1,0 +1,101 @@
+import type { Connection, Model } from 'mongoose';
+import { GatewayError } from '../errors/gateway-error.js';
+import { SLUGS } from '../errors/slugs.js';
+import { InsufficientFundsError, type LedgerService } from '../ledger/ledger-service.js';
+import type { OrderClaims } from '../workflow/order-claims.js';
+import { orderModel, type Order } from './order-model.js';
+
+/**
+ * The charge of a card-issue order: fee plus initial balance, taken from the project's ledger
+ * once (unique (order, kind) in the ledger), with the balance snapshots recorded on the order.
+ * The request that created the order runs it, a replay of that request runs it, and the worker
+ * runs it for an order a crash left uncharged; the lease makes them take turns and the ledger
+ * makes a repeat harmless.
+ */
+export class OrderCharger {
+  private readonly orders: Model<Order>;
+
+  constructor(
+    connection: Connection,
+    private readonly ledger: LedgerService,
+    private readonly claims: OrderClaims,
+    /** How long a request waits for another holder of the order before giving up with 503. */
+    private readonly waitMs: number,
+  ) {
+    this.orders = orderModel(connection);
+  }
+
+  /** True once the order's charge is decided: charged, or failed without one. */
+  static isSettled(order: Order): boolean {
+    return order.status !== 'new' || order.balance_after !== undefined;
+  }
+
+  /** Returns the order with its charge decided, charging it here if nobody else is. */
+  async settle(orderId: string, onCharged?: () => void): Promise<Order> {
+    const deadline = Date.now() + this.waitMs;
+    for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
+      const order = await this.load(orderId);
+      if (OrderCharger.isSettled(order)) return order;
+      const lease = await this.claims.tryClaim(orderId);
+      if (lease) {
+        try {
+          await this.chargeUnderLease(await this.load(orderId));
+        } finally {
+          await lease.release();
+        }
+        const charged = await this.load(orderId);
+        // A refused charge ends the order here; nobody will claim it again.
+        if (charged.status === 'failed') await this.claims.forget(orderId);
+        else onCharged?.();
+        return charged;
+      }
+      if (Date.now() > deadline) throw new GatewayError('service_unavailable');
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+
+  /** The charge itself; the caller holds the order's lease. Idempotent. */
+  async chargeUnderLease(order: Order): Promise<void> {
+    if (OrderCharger.isSettled(order)) return;
+    const total = order.data.total_charge ?? 0;
+    let balanceBefore: number;
+    let balanceAfter: number;
+    if (total > 0) {
+      try {
+        const { entry } = await this.ledger.append({
+          project_id: order.project_id,
+          order_id: order._id,
+          kind: 'charge',
+          amount: -total,
+          currency: order.data.currency!,
+        });
+        balanceBefore = entry.balance_before;
+        balanceAfter = entry.balance_after;
+      } catch (err) {
+        if (!(err instanceof InsufficientFundsError)) throw err;
+        const now = new Date();
+        await this.orders.updateOne(
+          { _id: order._id, status: 'new', balance_after: { $exists: false } },
+          {
+            $set: { status: 'failed', rejected: true, last_error_slug: 'insufficient_funds', last_error: SLUGS.insufficient_funds.message, failed_at: now },
+            $unset: { next_attempt_at: 1 },
+          },
+        );
+        return;
+      }
+    } else {
+      // Nothing to charge (free product, no initial balance): the snapshot is the balance now.
+      balanceBefore = balanceAfter = await this.ledger.balance(order.project_id);
+    }
+    await this.orders.updateOne(
+      { _id: order._id, status: 'new' },
+      { $set: { balance_before: balanceBefore, balance_after: balanceAfter, next_attempt_at: new Date() } },
+    );
+  }
+
+  private async load(orderId: string): Promise<Order> {
+    const order = await this.orders.findById(orderId).lean<Order>();
+    if (!order) throw new Error(`order ${orderId} vanished`);
+    return order;
+  }
+}

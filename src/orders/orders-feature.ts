@@ -1,0 +1,95 @@
+import type { Connection } from 'mongoose';
+import { cardholderModel } from '../cardholders/cardholder-model.js';
+import { CardCipher } from '../cards/card-cipher.js';
+import { loadCardDataKeys } from '../cards/card-data-keys.js';
+import { CardService } from '../cards/card-service.js';
+import type { Config } from '../config/config.js';
+import { LedgerService } from '../ledger/ledger-service.js';
+import type { Logger } from '../logging/logger.js';
+import type { PartnerHandlers } from '../partner-api/partner-handler.js';
+import { productModel } from '../products/product-model.js';
+import { projectModel } from '../projects/project-model.js';
+import type { CardProvider } from '../provider/card-provider.js';
+import { sandboxModels } from '../provider/sandbox-models.js';
+import { SandboxCardProvider } from '../provider/sandbox-provider.js';
+import { SandboxSimulator } from '../provider/sandbox-simulator.js';
+import { IssuanceWorker } from '../workflow/issuance-worker.js';
+import { IssuanceWorkflow } from '../workflow/issuance-workflow.js';
+import { OrderClaims } from '../workflow/order-claims.js';
+import { CardOrders } from './card-orders.js';
+import { OrderCharger } from './order-charge.js';
+import { createOrderHandlers } from './order-handlers.js';
+
+export interface OrdersFeatureDeps {
+  config: Config;
+  logger: Logger;
+  connection: Connection;
+  /** A provider other than the built-in sandbox (tests inject scripted ones). */
+  provider?: CardProvider;
+}
+
+export interface OrdersFeature {
+  handlers: PartnerHandlers;
+  orders: CardOrders;
+  cards: CardService;
+  ledger: LedgerService;
+  worker: IssuanceWorker;
+  provider: CardProvider;
+  /** Present when SANDBOX_SIMULATOR_ENABLED. */
+  simulator?: SandboxSimulator;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires card issuance: the create/check/get use cases, the ledger, the sandbox provider, and the
+ * worker that drives orders. Registers every model it uses, so their indexes are built at start.
+ */
+export async function createOrdersFeature({ config, logger, connection, provider }: OrdersFeatureDeps): Promise<OrdersFeature> {
+  projectModel(connection);
+  productModel(connection);
+  cardholderModel(connection);
+  sandboxModels(connection);
+
+  const cipher = new CardCipher(await loadCardDataKeys(config));
+  const ledger = new LedgerService(connection);
+  const claims = new OrderClaims(connection, config.WORKER_LEASE_MS);
+  // A request waits for another holder of its order at most one lease (plus a margin).
+  const charger = new OrderCharger(connection, ledger, claims, config.WORKER_LEASE_MS + 5_000);
+  const cards = new CardService(connection, cipher);
+  const cardProvider =
+    provider ?? new SandboxCardProvider(connection, cipher, { latencyMs: config.SANDBOX_LATENCY_MS, failureRate: config.SANDBOX_FAILURE_RATE });
+
+  const workflow = new IssuanceWorkflow(connection, {
+    provider: cardProvider,
+    ledger,
+    charger,
+    cards,
+    logger,
+    options: {
+      maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
+      retryBaseMs: config.PROVIDER_RETRY_BASE_MS,
+      timeoutMs: config.PROVIDER_TIMEOUT_MS,
+      pollMs: Math.max(config.WORKER_POLL_MS, config.PROVIDER_RETRY_BASE_MS),
+    },
+  });
+  const worker = new IssuanceWorker(connection, workflow, claims, logger, {
+    pollMs: config.WORKER_POLL_MS,
+    concurrency: config.WORKER_CONCURRENCY,
+  });
+  const orders = new CardOrders(connection, charger, () => worker.nudge());
+
+  return {
+    handlers: createOrderHandlers({ orders, cards }),
+    orders,
+    cards,
+    ledger,
+    worker,
+    provider: cardProvider,
+    ...(config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection) } : {}),
+    start: () => {
+      if (config.WORKER_ENABLED) worker.start();
+    },
+    stop: () => worker.stop(),
+  };
+}

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { orderClaimModel, OrderClaims } from '../../src/workflow/order-claims.js';
+import { uniq } from '../support/orders-fixtures.js';
+import { testStore } from '../support/test-store.js';
+
+describe('order claims (leases without compare-and-swap)', () => {
+  const conn = () => testStore().connection;
+  before(async () => {
+    await orderClaimModel(conn()).createIndexes();
+  });
+
+  it('when 20 claimers in two processes race for one order, then exactly one holds it', async () => {
+    const orderId = uniq('ord');
+    const a = new OrderClaims(conn(), 5000);
+    const b = new OrderClaims(conn(), 5000);
+    const leases = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).tryClaim(orderId)));
+    const held = leases.filter(Boolean);
+    assert.equal(held.length, 1);
+    assert.equal(await held[0]!.holds(), true);
+  });
+
+  it('when a lease expires, then the next claimer takes the next epoch and the old holder knows it lost', async () => {
+    const orderId = uniq('ord');
+    const a = new OrderClaims(conn(), 1000);
+    const b = new OrderClaims(conn(), 1000);
+    const first = (await a.tryClaim(orderId))!;
+    assert.equal(await b.tryClaim(orderId), undefined, 'held');
+    await new Promise((r) => setTimeout(r, 1100));
+    const second = (await b.tryClaim(orderId))!;
+    assert.equal(second.epoch, first.epoch + 1);
+    assert.equal(await first.holds(), false);
+    assert.equal(await first.renew(), false);
+    assert.equal(await second.holds(), true);
+  });
+
+  it('when a holder releases, then the order can be claimed at once', async () => {
+    const orderId = uniq('ord');
+    const claims = new OrderClaims(conn(), 60_000);
+    const lease = (await claims.tryClaim(orderId))!;
+    await lease.release();
+    assert.ok(await new OrderClaims(conn(), 60_000).tryClaim(orderId));
+  });
+});
