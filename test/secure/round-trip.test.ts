@@ -87,7 +87,7 @@ describe('secure channel: round trips', function () {
     assert.equal(err.sealed, true);
   });
 
-  it('when no handlers are injected, then the partner routes exist behind the envelope and answer a sealed not_found', async () => {
+  it('when no handlers are injected, then the partner routes are the real ones behind the envelope and answer sealed (order_not_found)', async () => {
     const bare = await startTestGateway();
     try {
       const { client } = await createTestProject({ url: bare.url });
@@ -96,7 +96,7 @@ describe('secure channel: round trips', function () {
         (e: unknown) => e,
       );
       assert.ok(err instanceof GatewayApiError);
-      assert.equal(err.slug, 'not_found');
+      assert.equal(err.slug, 'order_not_found');
       assert.equal(err.sealed, true);
     } finally {
       await bare.close();
