@@ -32,7 +32,7 @@ export function replayCacheModel(connection: Connection): Model<ReplayEntry> {
 
 export class ReplayCache {
   private readonly model: Model<ReplayEntry>;
-  private lastSweep = Date.now();
+  private lastSweep: number;
   private sweeping: Promise<number> | undefined;
 
   constructor(
@@ -42,6 +42,8 @@ export class ReplayCache {
     private readonly now: () => number = Date.now,
   ) {
     this.model = replayCacheModel(connection);
+    // The cache's own clock, so an injected clock governs sweeps as it governs expiry.
+    this.lastSweep = now();
   }
 
   /**
