@@ -1,0 +1,237 @@
+/**
+ * The gateway against the machine's cryptographic ceiling (issue 6). One run:
+ *  1. the ceiling: RSA-OAEP-256 and ECDH-ES+A256KW unwraps per second on all cores;
+ *  2. a real gateway process on a fresh embedded store, a project with RSA-2048 keys;
+ *  3. /orders/check and /cards/create at fixed concurrency (their maximum rate), then at half of
+ *     that rate (their latency under normal load);
+ *  4. every answer's status counted, a sample opened and verified, the ledger chain checked;
+ *  5. a table, a JSON file in bench/results/, and one summary line last.
+ * Figures are ratios within this one run: the machine is shared and noisy.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createBackOffice } from '../src/back-office/back-office.js';
+import { PartnerClient } from '../src/client/index.js';
+import { generateKeyPair, privateJwk, publicJwk } from '../src/jose/index.js';
+import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
+import { orderModel } from '../src/orders/order-model.js';
+import { connectDatabase } from '../src/store/database.js';
+import { startEmbeddedStore } from '../src/store/embedded-store.js';
+import { projectRoot } from '../src/store/project-root.js';
+import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
+import { measureCeiling } from './ceiling.js';
+import { runLoad, type LoadResult, type PreparedRequest } from './load.js';
+
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const CHECK_REQUESTS = Number(process.env.BENCH_CHECK_REQUESTS ?? 6000);
+const CREATE_REQUESTS = Number(process.env.BENCH_CREATE_REQUESTS ?? 3000);
+const HALF_RATE_SECONDS = Number(process.env.BENCH_HALF_RATE_SECONDS ?? 8);
+const actor = { staff: 'bench', via: 'cli' as const, requestId: 'bench' };
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  log('measuring the ceiling (node:crypto, every core)...');
+  const ceilingRsa = await measureCeiling('RSA-OAEP-256', 3000);
+  const ceilingEcdh = await measureCeiling('ECDH-ES+A256KW', 3000);
+
+  const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-bench-'));
+  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
+  const uri = `${store.uri}card_gateway_bench`;
+  const connection = await connectDatabase(uri);
+  const gateway = await spawnGateway({
+    MONGODB_URI: uri,
+    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
+    LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
+    RATE_LIMIT_PER_ADDRESS: '10000000',
+    RATE_LIMIT_PER_PROJECT: '10000000',
+  });
+
+  try {
+    const client = await setUpPartner(connection, gateway.url);
+
+    // One order through the whole workflow: the order /orders/check will read.
+    const first = await client.createCard({ product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' });
+    await waitUntil(
+      async () => ['completed', 'failed'].includes((await client.checkOrder({ order_id: first.data.order_id })).data.status),
+      30_000,
+      'the first order to finish',
+    );
+
+    const seal = (p: string, body: object, count: number, withKey: boolean) => prepare(client, p, body, count, withKey);
+    const check = await measureEndpoint('check', '/api/v1/orders/check', (n) => seal('/api/v1/orders/check', { order_id: first.data.order_id }, n, false), CHECK_REQUESTS, gateway.url);
+    const create = await measureEndpoint(
+      'create',
+      '/api/v1/cards/create',
+      (n) => seal('/api/v1/cards/create', { product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' }, n, true),
+      CREATE_REQUESTS,
+      gateway.url,
+    );
+
+    const sampleOk = await openSample(client, [...check.max.bodies, ...create.max.bodies]);
+    const ledger = await checkLedger(connection);
+    const expectedCreates = 1 + (create.max.statuses['201'] ?? 0) + (create.half.statuses['201'] ?? 0);
+
+    const summary = {
+      machine: { cores: os.availableParallelism(), node: process.version },
+      ceiling: { rsa_oaep_256_ops_s: Math.round(ceilingRsa), ecdh_es_a256kw_ops_s: Math.round(ceilingEcdh) },
+      check: { max: strip(check.max), half_rate: strip(check.half), ratio: check.max.rps / ceilingRsa },
+      create: { max: strip(create.max), half_rate: strip(create.half), ratio: create.max.rps / ceilingRsa },
+      correctness: {
+        sampled_answers_opened_and_verified: sampleOk,
+        orders_created: ledger.charges,
+        creates_answered_201: expectedCreates,
+        ledger_chain_intact: ledger.intact,
+        ledger_entries: ledger.entries,
+      },
+    };
+    await mkdir(path.join(projectRoot(), 'bench', 'results'), { recursive: true });
+    const file = path.join(projectRoot(), 'bench', 'results', `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
+
+    printTable(summary, ceilingRsa, check, create);
+    process.stdout.write(`results: ${path.relative(projectRoot(), file)}\n`);
+    process.stdout.write(
+      `ceiling_rsa_ops_s=${Math.round(ceilingRsa)} check_rps=${Math.round(check.max.rps)} check_ratio=${summary.check.ratio.toFixed(2)} ` +
+        `create_rps=${Math.round(create.max.rps)} create_ratio=${summary.create.ratio.toFixed(2)} ` +
+        `p99_check_ms=${check.half.p99_ms} p99_create_ms=${create.half.p99_ms}\n`,
+    );
+    if (!ledger.intact || ledger.charges !== expectedCreates || !sampleOk) process.exitCode = 1;
+  } finally {
+    gateway.child.kill('SIGTERM');
+    await gateway.exited;
+    await connection.close();
+    await store.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
+async function setUpPartner(connection: Awaited<ReturnType<typeof connectDatabase>>, url: string): Promise<PartnerClient> {
+  const office = createBackOffice(connection);
+  await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
+  const project = await office.projects.create(actor, { name: 'Bench partner', currency: 'USD' });
+  const signing = (await generateKeyPair('PS256')).privateKey;
+  const encryption = (await generateKeyPair('RSA-OAEP-256')).privateKey;
+  const signingKey = await office.projects.addKey(actor, project.project_id, 'signing', { alg: 'PS256', jwk: publicJwk(signing), kid: 'bench-sig' });
+  const encryptionKey = await office.projects.addKey(actor, project.project_id, 'encryption', { alg: 'RSA-OAEP-256', jwk: publicJwk(encryption), kid: 'bench-enc' });
+  await office.products.create(actor, {
+    product_code: 'BENCH_USD',
+    product_id: 9001,
+    name: 'Bench virtual USD',
+    currency: 'USD',
+    issue_fee: '0.50',
+    initial_balance_min: '0.00',
+    initial_balance_max: '100.00',
+  });
+  await office.cardholders.create(actor, project.project_id, { external_user_id: 'bench-user', verification_status: 'verified' });
+  await office.funding.fund(actor, project.project_id, { amount: '10000000.00', reason: 'benchmark funding' });
+  return new PartnerClient({
+    baseUrl: url,
+    projectId: project.project_id,
+    signingKey: { kid: signingKey.kid, alg: 'PS256', privateKey: privateJwk(signing) },
+    encryptionKeys: [{ kid: encryptionKey.kid, alg: 'RSA-OAEP-256', privateKey: privateJwk(encryption) }],
+    gatewayEncryptionAlg: 'RSA-OAEP-256',
+  });
+}
+
+async function prepare(client: PartnerClient, urlPath: string, body: object, count: number, withKey: boolean): Promise<PreparedRequest[]> {
+  const out: PreparedRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    const idempotencyKey = withKey ? randomUUID() : undefined;
+    out.push({ token: await client.seal(client.claims(urlPath, body, idempotencyKey)), idempotencyKey });
+  }
+  return out;
+}
+
+/** Maximum rate at fixed concurrency, then latency at half of that rate. */
+async function measureEndpoint(
+  name: string,
+  urlPath: string,
+  sealRequests: (n: number) => Promise<PreparedRequest[]>,
+  count: number,
+  url: string,
+): Promise<{ max: LoadResult; half: LoadResult }> {
+  log(`${name}: sealing ${count} requests...`);
+  const max = await runLoad({ url, path: urlPath, requests: await sealRequests(count), connections: CONNECTIONS, keepBodies: 50 });
+  log(`${name}: ${Math.round(max.rps)} req/s at ${CONNECTIONS} connections`);
+  const halfRate = Math.max(1, Math.floor(max.rps / 2));
+  const halfCount = Math.max(50, halfRate * HALF_RATE_SECONDS);
+  log(`${name}: sealing ${halfCount} requests for ${halfRate} req/s...`);
+  const half = await runLoad({ url, path: urlPath, requests: await sealRequests(halfCount), connections: CONNECTIONS, overallRate: halfRate });
+  log(`${name}: p99 ${half.p99_ms} ms at ${halfRate} req/s`);
+  return { max, half };
+}
+
+/** Opens and verifies kept answers as the partner would: every one must be a sealed success. */
+async function openSample(client: PartnerClient, bodies: { status: number; body: string }[]): Promise<boolean> {
+  for (const { status, body } of bodies) {
+    if (status !== 200 && status !== 201) return false;
+    const payload = await client.open(body);
+    if (!('data' in payload)) return false;
+  }
+  return bodies.length > 0;
+}
+
+/** The chain is intact: seq without gaps, each link equal, amounts adding up, never negative. */
+async function checkLedger(connection: Awaited<ReturnType<typeof connectDatabase>>): Promise<{ intact: boolean; entries: number; charges: number }> {
+  let previous: { seq: number; balance_after: number } | undefined;
+  let entries = 0;
+  let charges = 0;
+  let intact = true;
+  const projectIds = await orderModel(connection).distinct('project_id');
+  for (const projectId of projectIds) {
+    previous = undefined;
+    for await (const e of ledgerEntryModel(connection).find({ project_id: projectId }).sort({ seq: 1 }).lean().cursor()) {
+      entries++;
+      if (e.kind === 'charge') charges++;
+      const expectedSeq = (previous?.seq ?? 0) + 1;
+      const expectedBefore = previous?.balance_after ?? 0;
+      if (e.seq !== expectedSeq || e.balance_before !== expectedBefore || e.balance_after !== e.balance_before + e.amount || e.balance_after < 0) intact = false;
+      previous = e;
+    }
+  }
+  return { intact, entries, charges };
+}
+
+function strip(r: LoadResult) {
+  return { rps: Math.round(r.rps), p50_ms: r.p50_ms, p99_ms: r.p99_ms, sent: r.sent, errors: r.errors, statuses: r.statuses };
+}
+
+function printTable(
+  summary: { ceiling: { rsa_oaep_256_ops_s: number; ecdh_es_a256kw_ops_s: number } },
+  ceiling: number,
+  check: { max: LoadResult; half: LoadResult },
+  create: { max: LoadResult; half: LoadResult },
+): void {
+  const rows = [
+    ['run', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'of RSA ceiling'],
+    ...(
+      [
+        ['check, max', check.max],
+        ['check, half rate', check.half],
+        ['create, max', create.max],
+        ['create, half rate', create.half],
+      ] as const
+    ).map(([name, r]) => [
+      name,
+      String(Math.round(r.rps)),
+      String(r.p50_ms),
+      String(r.p99_ms),
+      String(r.errors),
+      String(Object.entries(r.statuses).filter(([s]) => !s.startsWith('2')).reduce((a, [, n]) => a + n, 0)),
+      `${((r.rps / ceiling) * 100).toFixed(0)}%`,
+    ]),
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  process.stdout.write(
+    `ceiling: RSA-OAEP-256 ${summary.ceiling.rsa_oaep_256_ops_s} unwraps/s, ECDH-ES+A256KW ${summary.ceiling.ecdh_es_a256kw_ops_s} unwraps/s (all cores)\n`,
+  );
+  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(widths[i]!)).join('  ')}\n`);
+}
+
+await main();
