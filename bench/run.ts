@@ -48,6 +48,8 @@ async function main(): Promise<void> {
     GATEWAY_KEYS_DIR: path.join(work, 'keys'),
     LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
     RATE_LIMIT_PER_ADDRESS: '10000000',
+    // Requests are sealed before the timed part; a slow run must not age them out of the window.
+    REQUEST_MAX_AGE_S: '3600',
     RATE_LIMIT_PER_PROJECT: '10000000',
   });
 

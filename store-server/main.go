@@ -34,15 +34,23 @@ func main() {
 	dataDir := flag.String("data", "", "data folder (created if missing)")
 	listen := flag.String("listen", "127.0.0.1:0", "TCP address to listen on; port 0 picks a free one")
 	logLevel := flag.String("log-level", "warn", "debug, info, warn or error")
+	// WAL with synchronous=normal survives any crash of this process or the gateway (the tests kill
+	// both); only an OS crash or power loss can lose the last commits, as with MongoDB's default
+	// write concern. "full" fsyncs every commit, which caps the store at a few hundred writes/s.
+	synchronous := flag.String("synchronous", "normal", "SQLite synchronous mode: normal or full")
 	flag.Parse()
 
-	if err := run(*dataDir, *listen, *logLevel); err != nil {
+	if *synchronous != "normal" && *synchronous != "full" {
+		fmt.Fprintln(os.Stderr, "store-server: -synchronous must be normal or full")
+		os.Exit(2)
+	}
+	if err := run(*dataDir, *listen, *logLevel, *synchronous); err != nil {
 		fmt.Fprintln(os.Stderr, "store-server:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir, listen, logLevel string) error {
+func run(dataDir, listen, logLevel, synchronous string) error {
 	if dataDir == "" {
 		return errors.New("-data is required")
 	}
@@ -69,7 +77,7 @@ func run(dataDir, listen, logLevel string) error {
 	db, err := ferretdb.New(&ferretdb.Config{
 		Listener:  ferretdb.ListenerConfig{TCP: listen},
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + absDir + "/",
+		SQLiteURL: "file:" + absDir + "/?_pragma=synchronous(" + synchronous + ")",
 		Logger:    logger,
 	})
 	if err != nil {
