@@ -5,6 +5,8 @@
  *   so a secret that slipped into a message or an unexpected field is still caught.
  */
 
+import { luhnValid } from '../cards/luhn.js';
+
 export const REDACTED = '[REDACTED]';
 
 const SECRET_KEY =
@@ -17,20 +19,6 @@ const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 // 13-19 digits, optionally grouped by spaces or dashes: checked with Luhn before redacting.
 const DIGIT_RUN = /\b\d(?:[ -]?\d){12,18}\b/g;
 
-function luhnValid(digits: string): boolean {
-  let sum = 0;
-  let double = false;
-  for (let i = digits.length - 1; i >= 0; i--) {
-    let d = digits.charCodeAt(i) - 48;
-    if (double) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-    double = !double;
-  }
-  return sum % 10 === 0;
-}
 
 export function redactString(value: string): string {
   return value
