@@ -34,7 +34,8 @@ describe('the quickstart demo against a real gateway process', function () {
     assert.equal(demo.code, 0, demo.stdout + demo.stderr);
     const lines = demo.stdout.split('\n');
     assert.ok(lines.some((l) => l.startsWith('1. create:')));
-    assert.ok(lines.some((l) => /^ {3}order ord_\S+: new; charged 26\.00 USD, balance 10000\.00 -> 9974\.00$/.test(l)), demo.stdout);
+    // The worker may already have moved the order on when the create answer is read.
+    assert.ok(lines.some((l) => /^ {3}order ord_\S+: (new|activating|processing|completed); charged 26\.00 USD, balance 10000\.00 -> 9974\.00$/.test(l)), demo.stdout);
     assert.ok(lines.some((l) => l.startsWith('2. check:')));
     assert.ok(lines.some((l) => /completed \/ completed$/.test(l)), demo.stdout);
     assert.ok(lines.some((l) => l.startsWith('3. get:')));
