@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from './project-root.js';
@@ -13,7 +13,16 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-const SOURCES = ['main.go', 'go.mod', 'go.sum'];
+const PATCHED_FILE = 'patches/sqlite-collection.go';
+const SOURCES = ['main.go', 'go.mod', 'go.sum', PATCHED_FILE];
+
+/**
+ * Our one patch to FerretDB (store-server/patches/README.md): the SQLite backend's collection.go,
+ * built from a patched copy of the module (`replace` in a generated go.mod). The hash is of the upstream v1.24.2 file the patch was made
+ * from, so a FerretDB upgrade stops the build instead of silently mixing versions.
+ */
+const PATCH_TARGET = 'internal/backends/sqlite/collection.go';
+const PATCH_UPSTREAM_SHA256 = '7b65c249d047b4ec47d1e6833e945ac7d2613ab2ca3032c64ee526311bd04177';
 
 /**
  * Returns the path of the embedded FerretDB server, building it with `go build` when it is missing
@@ -46,11 +55,41 @@ export async function ensureStoreServerBinary(
   log('building the embedded store server (first run only; this takes a few minutes)');
   await mkdir(outDir, { recursive: true });
   try {
-    await run('go', ['build', '-o', binary, '.'], { cwd: sourceDir, maxBuffer: 16 * 1024 * 1024 });
+    const modFile = await preparePatchedModule(sourceDir, outDir);
+    await run('go', ['build', '-modfile', modFile, '-o', binary, '.'], { cwd: sourceDir, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
+    if (err instanceof StoreUnavailableError) throw err;
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new StoreUnavailableError(`go build of the embedded store failed:\n${stderr.slice(-4000)}`);
   }
   await writeFile(stampFile, stamp);
   return binary;
+}
+
+/**
+ * Builds a patched copy of the FerretDB module under `outDir` and a go.mod that points at it
+ * (`replace`); returns that go.mod for `go build -modfile`. The project's own go.mod stays as is.
+ */
+async function preparePatchedModule(sourceDir: string, outDir: string): Promise<string> {
+  // `go list -m` downloads the module when the cache does not have it yet.
+  const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/FerretDB/FerretDB'], { cwd: sourceDir });
+  const upstreamDir = stdout.trim();
+  const upstreamHash = createHash('sha256').update(await readFile(path.join(upstreamDir, PATCH_TARGET))).digest('hex');
+  if (upstreamHash !== PATCH_UPSTREAM_SHA256) {
+    throw new StoreUnavailableError(
+      `${path.join(upstreamDir, PATCH_TARGET)} is not the file store-server/${PATCHED_FILE} was made from: re-apply the patch to the new FerretDB version.`,
+    );
+  }
+  const patchedDir = path.join(outDir, 'ferretdb-patched');
+  await rm(patchedDir, { recursive: true, force: true });
+  await cp(upstreamDir, patchedDir, { recursive: true });
+  // The module cache is read-only; the copy must not be, or the next build cannot replace it.
+  await run('chmod', ['-R', 'u+w', patchedDir]);
+  await copyFile(path.join(sourceDir, PATCHED_FILE), path.join(patchedDir, PATCH_TARGET));
+
+  const goMod = await readFile(path.join(sourceDir, 'go.mod'), 'utf8');
+  const modFile = path.join(outDir, 'go.mod');
+  await writeFile(modFile, `${goMod}\nreplace github.com/FerretDB/FerretDB => ${patchedDir}\n`);
+  await copyFile(path.join(sourceDir, 'go.sum'), path.join(outDir, 'go.sum'));
+  return modFile;
 }

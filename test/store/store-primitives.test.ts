@@ -81,4 +81,42 @@ describe('store primitives on the running server', () => {
     const info = (await testStore().connection.db!.admin().command({ buildInfo: 1 })) as { version?: string };
     assert.match(String(info.version), /^\d+\.\d+/);
   });
+
+  describe('filters anchored on _id (the patched embedded store)', () => {
+    const docs = () => testStore().connection.db!.collection<{ _id: string; owner: string; state: string }>('id_anchored');
+    before(async () => {
+      await docs().deleteMany({});
+      await docs().insertMany(Array.from({ length: 300 }, (_, i) => ({ _id: `doc_${i}`, owner: i % 2 ? 'odd' : 'even', state: 'new' })));
+    });
+
+    it('when _id comes with other conditions, then all of them still decide the match', async () => {
+      assert.equal((await docs().findOne({ _id: 'doc_7', owner: 'odd' }))?._id, 'doc_7');
+      assert.equal(await docs().findOne({ _id: 'doc_7', owner: 'even' }), null, 'the other condition is not dropped');
+      assert.equal(await docs().findOne({ owner: 'odd', _id: 'doc_8' }), null);
+      assert.equal(await docs().findOne({ _id: 'doc_999', owner: 'odd' }), null);
+
+      const refused = await docs().updateOne({ _id: 'doc_9', state: 'done' }, { $set: { state: 'moved' } });
+      assert.equal(refused.matchedCount, 0, 'a conditional update whose condition fails changes nothing');
+      const applied = await docs().updateOne({ _id: 'doc_9', state: 'new' }, { $set: { state: 'done' } });
+      assert.equal(applied.modifiedCount, 1);
+      assert.equal((await docs().findOne({ _id: 'doc_9' }))?.state, 'done');
+      assert.equal(await docs().countDocuments({ state: 'done' }), 1, 'no other document moved');
+
+      assert.equal((await docs().deleteOne({ _id: 'doc_11', owner: 'even' })).deletedCount, 0);
+      assert.equal((await docs().deleteOne({ _id: 'doc_11', owner: 'odd' })).deletedCount, 1);
+      assert.equal(await docs().countDocuments({}), 299);
+    });
+
+    it('when a lookup names _id, then the embedded store reads it through the _id index, not a scan', async function () {
+      if (process.env.MONGODB_URI) this.skip(); // the plan format below is FerretDB's (SQLite's EXPLAIN QUERY PLAN)
+      for (const filter of [{ _id: 'doc_3' }, { _id: 'doc_3', owner: 'odd' }, { owner: 'odd', _id: 'doc_3' }]) {
+        const explained = (await docs().find(filter).explain()) as { queryPlanner?: { Plan?: string[] } };
+        const plan = (explained.queryPlanner?.Plan ?? []).join(' ');
+        assert.match(plan, /SEARCH .* USING INDEX .*__id_/, `${JSON.stringify(filter)}: ${plan}`);
+      }
+      // And a filter without _id is still a scan: the test can tell the two apart.
+      const scan = (await docs().find({ owner: 'odd' }).explain()) as { queryPlanner?: { Plan?: string[] } };
+      assert.match((scan.queryPlanner?.Plan ?? []).join(' '), /SCAN/);
+    });
+  });
 });
