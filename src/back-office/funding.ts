@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
-import { newId } from '../ids/ids.js';
+import { orderIdFor } from '../ids/ids.js';
 import { LedgerService } from '../ledger/ledger-service.js';
 import { currencyExponent, MoneyFormatError, parseDecimal } from '../money/money.js';
 import { orderModel, type Order } from '../orders/order-model.js';
@@ -109,7 +109,7 @@ export class Funding {
   ): Promise<{ order: Order; replayed: boolean }> {
     const now = new Date();
     const order: Order = {
-      _id: newId('ord'),
+      _id: orderIdFor(project._id, idempotencyKey),
       project_id: project._id,
       order_type: 'balance_deposit',
       idempotency_key: idempotencyKey,
@@ -129,7 +129,9 @@ export class Funding {
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
     }
-    const existing = await this.orders.findOne({ project_id: project._id, idempotency_key: idempotencyKey }).lean<Order>();
+    const existing =
+      (await this.orders.findOne({ _id: order._id, project_id: project._id, idempotency_key: idempotencyKey }).lean<Order>()) ??
+      (await this.orders.findOne({ project_id: project._id, idempotency_key: idempotencyKey }).lean<Order>());
     if (!existing) throw new GatewayError('conflict');
     if (existing.order_type !== 'balance_deposit' || existing.request_hash !== requestHash) {
       throw new GatewayError('idempotency_key_reused');

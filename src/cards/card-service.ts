@@ -1,7 +1,7 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
-import { newId } from '../ids/ids.js';
+import { cardIdFor } from '../ids/ids.js';
 import { orderModel, type Order } from '../orders/order-model.js';
 import { validationError } from '../orders/create-card-request.js';
 import type { CardSecrets } from '../provider/card-provider.js';
@@ -54,9 +54,10 @@ export class CardService {
 
   /** Stores the order's card, or returns the one a previous attempt stored (unique per order). */
   async storeIssued({ order, providerCardId, maskedPan, secrets }: IssuedCard): Promise<Card> {
-    const existing = await this.cards.findOne({ project_id: order.project_id, order_id: order._id }).lean<Card>();
+    // The card's id is derived from its order, so a retry finds the earlier attempt's card by _id.
+    const id = cardIdFor(order._id);
+    const existing = await this.cards.findOne({ _id: id, project_id: order.project_id }).lean<Card>();
     if (existing) return existing;
-    const id = newId('card');
     const now = new Date();
     const card: Card = {
       _id: id,
@@ -83,7 +84,11 @@ export class CardService {
       return card;
     } catch (err) {
       if (!(err instanceof DuplicateKeyError)) throw err;
-      const winner = await this.cards.findOne({ project_id: order.project_id, order_id: order._id }).lean<Card>();
+      // Unique per order: the winner is the order's card, under this id or (stored before ids were
+      // derived) another one.
+      const winner =
+        (await this.cards.findOne({ _id: id, project_id: order.project_id }).lean<Card>()) ??
+        (await this.cards.findOne({ project_id: order.project_id, order_id: order._id }).lean<Card>());
       if (!winner) throw err;
       return winner;
     }
@@ -99,14 +104,17 @@ export class CardService {
     if (!parsed.success) throw validationError(parsed.error);
     const { card_id: cardId, order_id: orderId } = parsed.data;
 
-    const card = cardId
-      ? await this.cards.findOne({ _id: cardId, project_id: projectId }).lean<Card>()
-      : await this.cards.findOne({ order_id: orderId, project_id: projectId }).lean<Card>();
-    const order = card
-      ? await this.orders.findOne({ _id: card.order_id, project_id: projectId }).lean<Order>()
-      : orderId
-        ? await this.orders.findOne({ _id: orderId, project_id: projectId }).lean<Order>()
-        : null;
+    // Every lookup is by _id. By order: the order names its card once the card is stored (before
+    // that the answer is card_not_ready or card_not_found, whatever the cards collection holds).
+    let card: Card | null;
+    let order: Order | null;
+    if (cardId) {
+      card = await this.cards.findOne({ _id: cardId, project_id: projectId }).lean<Card>();
+      order = card ? await this.orders.findOne({ _id: card.order_id, project_id: projectId }).lean<Order>() : null;
+    } else {
+      order = await this.orders.findOne({ _id: orderId, project_id: projectId }).lean<Order>();
+      card = order?.card_id ? await this.cards.findOne({ _id: order.card_id, project_id: projectId }).lean<Card>() : null;
+    }
     if (!order || order.order_type !== 'card_issue') throw new GatewayError('card_not_found');
     if (!card) {
       if (order.status === 'failed') throw new GatewayError('card_not_found', 'The order failed before a card was made.');

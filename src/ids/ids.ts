@@ -1,6 +1,38 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Prefixed random ids (`ord_…`, `card_…`): unguessable, sortable by nothing, readable in support tools. */
 export function newId(prefix: 'prj' | 'ord' | 'card' | 'ch' | 'pcard' | 'prod'): string {
   return `${prefix}_${randomBytes(15).toString('base64url')}`;
+}
+
+/**
+ * Ids derived from what makes a document unique, so that finding it is a lookup by `_id`.
+ * Every hot lookup goes by `_id`: it is the one lookup both MongoDB and the embedded FerretDB
+ * answer from an index (store-server/patches/README.md). The same shape as newId's (prefix and
+ * 120 bits), so the two kinds mix in every tool. The parts are joined with NUL, which no part may
+ * contain (ids and idempotency keys are printable), so two tuples never give the same input.
+ */
+function derivedId(prefix: 'ord' | 'card' | 'pcard' | 'ptop', ...parts: string[]): string {
+  const digest = createHash('sha256').update(`${prefix}\0${parts.join('\0')}`).digest();
+  return `${prefix}_${digest.subarray(0, 15).toString('base64url')}`;
+}
+
+/** The order a project's idempotency key names: concurrent creates with one key race for one `_id`. */
+export function orderIdFor(projectId: string, idempotencyKey: string): string {
+  return derivedId('ord', projectId, idempotencyKey);
+}
+
+/** The one card of an order. */
+export function cardIdFor(orderId: string): string {
+  return derivedId('card', orderId);
+}
+
+/** The sandbox provider's card for a create-card idempotency key. */
+export function providerCardIdFor(idempotencyKey: string): string {
+  return derivedId('pcard', idempotencyKey);
+}
+
+/** The sandbox provider's top-up for a top-up idempotency key. */
+export function providerTopUpIdFor(idempotencyKey: string): string {
+  return derivedId('ptop', idempotencyKey);
 }

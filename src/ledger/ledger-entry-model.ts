@@ -7,6 +7,8 @@ import { Schema, type Connection, type Model } from 'mongoose';
 export type LedgerKind = 'deposit' | 'charge' | 'refund';
 
 export interface LedgerEntry {
+  /** ledgerEntryId(project_id, seq); entries stored before ids were derived have an ObjectId. */
+  _id: string;
   project_id: string;
   /** 1, 2, 3, ... without gaps; unique per project, so two writers cannot both append seq n. */
   seq: number;
@@ -23,6 +25,7 @@ export interface LedgerEntry {
 
 const ledgerEntrySchema = new Schema<LedgerEntry>(
   {
+    _id: { type: String },
     project_id: { type: String, required: true },
     seq: { type: Number, required: true },
     kind: { type: String, enum: ['deposit', 'charge', 'refund'], required: true },
@@ -45,5 +48,36 @@ export function ledgerEntryModel(connection: Connection): Model<LedgerEntry> {
   return (
     (connection.models.LedgerEntry as Model<LedgerEntry> | undefined) ??
     connection.model<LedgerEntry>('LedgerEntry', ledgerEntrySchema, 'ledger_entries')
+  );
+}
+
+/** Entry n of a project's chain is stored under this `_id`, so the chain is walked by `_id`. */
+export function ledgerEntryId(projectId: string, seq: number): string {
+  return `${projectId}:${seq}`;
+}
+
+/**
+ * A recent seq of each project's chain, so a process starting cold walks the last few entries
+ * instead of searching the whole collection. Only a hint: the chain itself is the truth.
+ */
+export interface LedgerHead {
+  _id: string; // project_id
+  seq: number;
+  updated_at: Date;
+}
+
+const ledgerHeadSchema = new Schema<LedgerHead>(
+  {
+    _id: { type: String },
+    seq: { type: Number, required: true },
+    updated_at: { type: Date, required: true },
+  },
+  { versionKey: false },
+);
+
+export function ledgerHeadModel(connection: Connection): Model<LedgerHead> {
+  return (
+    (connection.models.LedgerHead as Model<LedgerHead> | undefined) ??
+    connection.model<LedgerHead>('LedgerHead', ledgerHeadSchema, 'ledger_heads')
   );
 }

@@ -2,11 +2,12 @@ import type { Connection, Model } from 'mongoose';
 import { cardholderModel, type Cardholder } from '../cardholders/cardholder-model.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
-import { newId } from '../ids/ids.js';
+import { orderIdFor } from '../ids/ids.js';
 import { productModel, type Product } from '../products/product-model.js';
 import type { Project } from '../projects/project-model.js';
 import { DuplicateKeyError, insertUnique } from '../store/duplicate-key.js';
 import { checkIssuanceRules, createCardBody, IDEMPOTENCY_KEY, validationError, type CreateCardBody } from './create-card-request.js';
+import type { OrderQueue } from '../workflow/order-queue.js';
 import type { OrderCharger } from './order-charge.js';
 import { orderModel, type Order, type OrderData } from './order-model.js';
 import { requestHash } from './request-hash.js';
@@ -31,8 +32,9 @@ export class CardOrders {
   constructor(
     connection: Connection,
     private readonly charger: OrderCharger,
-    /** Tells the worker an order is ready, so it need not wait for its next poll. */
-    private readonly onCharged: () => void = () => undefined,
+    private readonly queue: OrderQueue,
+    /** Hands a charged order to the worker, so it need not wait for the next poll. */
+    private readonly onCharged: (orderId: string) => void = () => undefined,
   ) {
     this.orders = orderModel(connection);
     this.products = productModel(connection);
@@ -52,11 +54,14 @@ export class CardOrders {
     if (!externalUserId) throw new GatewayError('external_user_id_required');
 
     const hash = requestHash(body);
-    const existing = await this.findByKey(project._id, idempotencyKey);
+    // A replay: one read by _id, before any other work (the id is derived from the key).
+    const existing = await this.findDerived(project._id, idempotencyKey);
     if (existing) return this.replay(existing, hash);
 
     const request = { ...parsed.data, external_user_id: externalUserId };
     const order = await this.buildOrder(project, request, idempotencyKey, hash);
+    // The worker's entry goes first: an accepted order is never stored without one.
+    if (!order.rejected) await this.queue.add(order._id, order.next_attempt_at ?? new Date());
     try {
       await insertUnique('orders', () => this.orders.create(order));
     } catch (err) {
@@ -70,8 +75,20 @@ export class CardOrders {
     return { order: settled, status: settled.rejected ? 422 : 201, replayed: false };
   }
 
+  /**
+   * The order of a project's idempotency key. Orders are stored under orderIdFor(project, key), so
+   * this is a lookup by _id; an order stored before ids were derived is found by the unique
+   * (project_id, idempotency_key) index instead (on the embedded store, a scan).
+   */
   async findByKey(projectId: string, idempotencyKey: string): Promise<Order | null> {
-    return this.orders.findOne({ project_id: projectId, idempotency_key: idempotencyKey }).lean<Order>();
+    return (
+      (await this.findDerived(projectId, idempotencyKey)) ??
+      this.orders.findOne({ project_id: projectId, idempotency_key: idempotencyKey }).lean<Order>()
+    );
+  }
+
+  private async findDerived(projectId: string, idempotencyKey: string): Promise<Order | null> {
+    return this.orders.findOne({ _id: orderIdFor(projectId, idempotencyKey), project_id: projectId, idempotency_key: idempotencyKey }).lean<Order>();
   }
 
   async findById(projectId: string, orderId: string): Promise<Order | null> {
@@ -103,7 +120,7 @@ export class CardOrders {
     });
     const now = new Date();
     const order: Order = {
-      _id: newId('ord'),
+      _id: orderIdFor(project._id, idempotencyKey),
       project_id: project._id,
       order_type: 'card_issue',
       idempotency_key: idempotencyKey,

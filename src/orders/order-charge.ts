@@ -3,6 +3,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
 import { InsufficientFundsError, type LedgerService } from '../ledger/ledger-service.js';
 import type { OrderClaims } from '../workflow/order-claims.js';
+import type { OrderQueue } from '../workflow/order-queue.js';
 import { orderModel, type Order } from './order-model.js';
 
 /**
@@ -19,6 +20,7 @@ export class OrderCharger {
     connection: Connection,
     private readonly ledger: LedgerService,
     private readonly claims: OrderClaims,
+    private readonly queue: OrderQueue,
     /** How long a request waits for another holder of the order before giving up with 503. */
     private readonly waitMs: number,
   ) {
@@ -31,7 +33,7 @@ export class OrderCharger {
   }
 
   /** Returns the order with its charge decided, charging it here if nobody else is. */
-  async settle(orderId: string, onCharged?: () => void): Promise<Order> {
+  async settle(orderId: string, onCharged?: (orderId: string) => void): Promise<Order> {
     const deadline = Date.now() + this.waitMs;
     for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
       const order = await this.load(orderId);
@@ -45,8 +47,12 @@ export class OrderCharger {
         }
         const charged = await this.load(orderId);
         // A refused charge ends the order here; nobody will claim it again.
-        if (charged.status === 'failed') await this.claims.forget(orderId);
-        else onCharged?.();
+        if (charged.status === 'failed') {
+          await this.claims.forget(orderId);
+          await this.queue.remove(orderId);
+        } else {
+          onCharged?.(orderId);
+        }
         return charged;
       }
       if (Date.now() > deadline) throw new GatewayError('service_unavailable');

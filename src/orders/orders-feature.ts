@@ -14,6 +14,7 @@ import { sandboxModels } from '../provider/sandbox-models.js';
 import { SandboxCardProvider } from '../provider/sandbox-provider.js';
 import { SandboxSimulator } from '../provider/sandbox-simulator.js';
 import { IssuanceWorker } from '../workflow/issuance-worker.js';
+import { OrderQueue } from '../workflow/order-queue.js';
 import { IssuanceWorkflow } from '../workflow/issuance-workflow.js';
 import { OrderClaims } from '../workflow/order-claims.js';
 import { CardOrders } from './card-orders.js';
@@ -54,8 +55,9 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const cipher = new CardCipher(await loadCardDataKeys(config));
   const ledger = new LedgerService(connection);
   const claims = new OrderClaims(connection, config.WORKER_LEASE_MS);
+  const queue = new OrderQueue(connection);
   // A request waits for another holder of its order at most one lease (plus a margin).
-  const charger = new OrderCharger(connection, ledger, claims, config.WORKER_LEASE_MS + 5_000);
+  const charger = new OrderCharger(connection, ledger, claims, queue, config.WORKER_LEASE_MS + 5_000);
   const cards = new CardService(connection, cipher);
   const cardProvider =
     provider ?? new SandboxCardProvider(connection, cipher, { latencyMs: config.SANDBOX_LATENCY_MS, failureRate: config.SANDBOX_FAILURE_RATE });
@@ -73,11 +75,11 @@ export async function createOrdersFeature({ config, logger, connection, provider
       pollMs: Math.max(config.WORKER_POLL_MS, config.PROVIDER_RETRY_BASE_MS),
     },
   });
-  const worker = new IssuanceWorker(connection, workflow, claims, logger, {
+  const worker = new IssuanceWorker(connection, workflow, claims, queue, logger, {
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
   });
-  const orders = new CardOrders(connection, charger, () => worker.nudge());
+  const orders = new CardOrders(connection, charger, queue, (orderId) => worker.handOff(orderId));
 
   return {
     handlers: createOrderHandlers({ orders, cards }),

@@ -1,8 +1,8 @@
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import type { Connection } from 'mongoose';
 import type { CardCipher } from '../cards/card-cipher.js';
 import { luhnCheckDigit, maskPan } from '../cards/luhn.js';
-import { newId } from '../ids/ids.js';
+import { providerCardIdFor, providerTopUpIdFor } from '../ids/ids.js';
 import { insertUnique, isDuplicateKeyError, DuplicateKeyError } from '../store/duplicate-key.js';
 import {
   ProviderError,
@@ -50,13 +50,15 @@ export class SandboxCardProvider implements CardProvider {
 
   async createCard(request: CreateCardRequest): Promise<ProviderCard> {
     await this.enter();
-    const existing = await this.models.cards.findOne({ idempotency_key: request.idempotencyKey }).lean<SandboxCard>();
+    // Like a real provider, the sandbox keys its cards by the caller's idempotency key: the card's
+    // id is derived from it, so a repeated call is one lookup by _id.
+    const id = providerCardIdFor(request.idempotencyKey);
+    const existing = await this.models.cards.findOne({ _id: id, idempotency_key: request.idempotencyKey }).lean<SandboxCard>();
     if (existing) return view(existing);
 
     const rule = await this.rule(request.projectId, request.externalUserId);
     await this.maybeFail(`${request.idempotencyKey}`, rule.create_card_failure);
 
-    const id = newId('pcard');
     const body = `${SANDBOX_BIN}${String(randomInt(0, 1_000_000_000)).padStart(9, '0')}`;
     const pan = body + luhnCheckDigit(body);
     const now = new Date();
@@ -84,7 +86,7 @@ export class SandboxCardProvider implements CardProvider {
     } catch (err) {
       if (!(err instanceof DuplicateKeyError)) throw err;
       // A concurrent call with the same key made it first: that card is the answer.
-      const winner = await this.models.cards.findOne({ idempotency_key: request.idempotencyKey }).lean<SandboxCard>();
+      const winner = await this.models.cards.findOne({ _id: id, idempotency_key: request.idempotencyKey }).lean<SandboxCard>();
       if (!winner) throw err;
       return view(winner);
     }
@@ -98,7 +100,8 @@ export class SandboxCardProvider implements CardProvider {
 
   async topUp(request: TopUpRequest): Promise<TopUpResult> {
     await this.enter();
-    const existing = await this.models.topUps.findOne({ idempotency_key: request.idempotencyKey }).lean();
+    const topUpId = providerTopUpIdFor(request.idempotencyKey);
+    const existing = await this.models.topUps.findOne({ _id: topUpId, idempotency_key: request.idempotencyKey }).lean();
     if (existing) return { topUpId: existing._id, status: existing.status };
 
     const card = await this.card(request.providerCardId);
@@ -108,7 +111,7 @@ export class SandboxCardProvider implements CardProvider {
     const refused = card.status !== 'active' || rule.topup_result === 'fail' || request.currency !== card.currency;
     const status = refused ? 'failed' : 'succeeded';
     const topUp = {
-      _id: `ptop_${randomBytes(15).toString('base64url')}`,
+      _id: topUpId,
       idempotency_key: request.idempotencyKey,
       provider_card_id: card._id,
       amount: request.amount,
@@ -122,7 +125,7 @@ export class SandboxCardProvider implements CardProvider {
       return { topUpId: topUp._id, status };
     } catch (err) {
       if (!isDuplicateKeyError(err)) throw err;
-      const winner = await this.models.topUps.findOne({ idempotency_key: request.idempotencyKey }).lean();
+      const winner = await this.models.topUps.findOne({ _id: topUpId, idempotency_key: request.idempotencyKey }).lean();
       if (!winner) throw err;
       return { topUpId: winner._id, status: winner.status };
     }

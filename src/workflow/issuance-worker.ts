@@ -3,6 +3,7 @@ import type { Logger } from '../logging/logger.js';
 import { orderModel, type Order } from '../orders/order-model.js';
 import type { IssuanceWorkflow } from './issuance-workflow.js';
 import type { Lease, OrderClaims } from './order-claims.js';
+import type { OrderQueue } from './order-queue.js';
 
 export interface WorkerOptions {
   pollMs: number;
@@ -10,25 +11,34 @@ export interface WorkerOptions {
 }
 
 const DUE_BATCH = 50;
+/** Orders handed over by requests and not started yet; past this the poll finds the rest. */
+const READY_LIMIT = 1000;
 
 /**
- * Drives due orders through the workflow. Several workers (in several processes) may poll the
- * same orders: the claim decides who works on one, and a worker keeps going on an order for as
- * long as it has steps to take now, renewing its lease between steps.
+ * Drives due orders through the workflow. An order reaches it two ways: handed over by the request
+ * that charged it (started at once, no poll), or found in the order queue by the poll (every
+ * pollMs: orders of other processes, retries that came due, anything a crash left). Several
+ * workers (in several processes) may see the same order: the claim decides who works on it, and a
+ * worker keeps going on an order for as long as it has steps to take now, renewing its lease
+ * between steps.
  */
 export class IssuanceWorker {
   private readonly orders: Model<Order>;
   private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly ready = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopping = false;
   private polling: Promise<void> | undefined;
   private pollAgain = false;
+  /** The last poll left due orders behind for want of a free slot: poll again when one frees. */
+  private backlog = false;
 
   constructor(
     connection: Connection,
     private readonly workflow: IssuanceWorkflow,
     private readonly claims: OrderClaims,
+    private readonly queue: OrderQueue,
     private readonly logger: Logger,
     private readonly options: WorkerOptions,
   ) {
@@ -40,6 +50,12 @@ export class IssuanceWorker {
     this.running = true;
     this.stopping = false;
     this.schedule(0);
+    this.queue
+      .recover()
+      .then((added) => {
+        if (added > 0) this.logger.info('queued unfinished orders that had no queue entry', { added });
+      })
+      .catch((err: unknown) => this.logger.error('order queue recovery failed', { error: err }));
   }
 
   /** Stops polling and waits for the steps in flight (each ends at a persisted state). */
@@ -47,13 +63,16 @@ export class IssuanceWorker {
     this.running = false;
     this.stopping = true;
     clearTimeout(this.timer);
+    this.ready.clear();
     await this.polling;
     await Promise.allSettled(this.inFlight.values());
   }
 
-  /** An order just became due (e.g. charged by a request): poll now rather than at the next tick. */
-  nudge(): void {
-    if (this.running) this.schedule(0);
+  /** An order just became due (charged by a request): start it now if a slot is free, else soon. */
+  handOff(orderId: string): void {
+    if (!this.running || this.ready.size >= READY_LIMIT) return;
+    this.ready.add(orderId);
+    this.startReady();
   }
 
   /**
@@ -62,26 +81,25 @@ export class IssuanceWorker {
    */
   async pollOnce(exclude?: Set<string>): Promise<number> {
     const free = this.options.concurrency - this.inFlight.size;
-    if (free <= 0) return 0;
-    const due = await this.orders
-      .find({ status: { $in: ['new', 'activating', 'processing'] }, next_attempt_at: { $lte: new Date() } }, { _id: 1 })
-      .sort({ next_attempt_at: 1 })
-      .limit(DUE_BATCH)
-      .lean<{ _id: string }[]>();
+    if (free <= 0) {
+      this.backlog = true;
+      return 0;
+    }
+    const due = await this.queue.due(DUE_BATCH);
+    this.backlog = false;
     let started = 0;
     // Shuffled so that workers in other processes polling the same list start elsewhere.
     for (const { _id } of shuffle(due)) {
-      if (this.inFlight.size >= this.options.concurrency) break;
+      if (this.inFlight.size >= this.options.concurrency) {
+        this.backlog = true;
+        break;
+      }
       if (this.inFlight.has(_id) || exclude?.has(_id)) continue;
       const lease = await this.claims.tryClaim(_id);
       if (!lease) continue;
       exclude?.add(_id);
       started++;
-      const run = this.drive(_id, lease).finally(() => {
-        this.inFlight.delete(_id);
-        this.nudge();
-      });
-      this.inFlight.set(_id, run);
+      this.launch(_id, lease);
     }
     return started;
   }
@@ -107,17 +125,54 @@ export class IssuanceWorker {
     }
   }
 
+  /** Starts handed-over orders while slots are free (claiming first: someone else may hold one). */
+  private startReady(): void {
+    for (const orderId of this.ready) {
+      if (this.inFlight.size >= this.options.concurrency) return;
+      this.ready.delete(orderId);
+      if (!this.inFlight.has(orderId)) this.launch(orderId);
+    }
+  }
+
+  /** Runs an order in a slot; without a lease, claims it first and leaves it if that fails. */
+  private launch(orderId: string, lease?: Lease): void {
+    this.ready.delete(orderId);
+    const run = (async () => {
+      const held = lease ?? (await this.claims.tryClaim(orderId));
+      if (held) await this.drive(orderId, held);
+    })()
+      .catch((err: unknown) => {
+        this.logger.error('could not start an order; the poll retries it', { order_id: orderId, error: err });
+      })
+      .finally(() => {
+        this.inFlight.delete(orderId);
+        if (this.ready.size > 0) this.startReady();
+        else if (this.backlog) this.schedule(0);
+      });
+    this.inFlight.set(orderId, run);
+  }
+
   private async drive(orderId: string, lease: Lease): Promise<void> {
     try {
       for (;;) {
         const order = await this.orders.findById(orderId).lean<Order>();
-        if (!order) return;
+        if (!order) {
+          await this.queue.dropIfOrphan(orderId);
+          return;
+        }
         const result = await this.workflow.step(order);
         if (result === 'done') {
           await this.claims.forget(orderId);
+          await this.queue.remove(orderId);
           return;
         }
-        if (result === 'wait' || this.stopping) return;
+        if (result === 'wait') {
+          // Due again when the workflow says: this process's poll, or another's, takes it then.
+          const waiting = await this.orders.findById(orderId, { next_attempt_at: 1 }).lean<Pick<Order, 'next_attempt_at'>>();
+          if (waiting?.next_attempt_at) await this.queue.reschedule(orderId, waiting.next_attempt_at);
+          return;
+        }
+        if (this.stopping) return;
         if (!(await lease.renew())) {
           this.logger.warn('lease lost; leaving the order to its new holder', { order_id: orderId });
           return;

@@ -10,6 +10,8 @@ import { isDuplicateKeyError } from '../store/duplicate-key.js';
  * its lease and overlap the next one.
  */
 export interface OrderClaim {
+  /** claimId(order_id, epoch): the claims of an order are found by `_id`, epoch after epoch. */
+  _id: string;
   order_id: string;
   epoch: number;
   owner: string;
@@ -19,6 +21,7 @@ export interface OrderClaim {
 
 const claimSchema = new Schema<OrderClaim>(
   {
+    _id: { type: String },
     order_id: { type: String, required: true },
     epoch: { type: Number, required: true },
     owner: { type: String, required: true },
@@ -27,7 +30,13 @@ const claimSchema = new Schema<OrderClaim>(
   },
   { versionKey: false },
 );
+// The _id already makes (order_id, epoch) unique; the index also covers claims written before ids
+// were derived, and lets support list an order's claims.
 claimSchema.index({ order_id: 1, epoch: 1 }, { unique: true });
+
+export function claimId(orderId: string, epoch: number): string {
+  return `${orderId}:${epoch}`;
+}
 
 export function orderClaimModel(connection: Connection): Model<OrderClaim> {
   return (
@@ -50,11 +59,14 @@ export class Lease {
     this.expiresAt = expiresAt.getTime();
   }
 
-  /** Still ours: not expired by our own clock, and no later claim exists. */
+  /** Still ours: not expired by our own clock, our claim still there, and no later claim. */
   async holds(): Promise<boolean> {
     if (Date.now() >= this.expiresAt) return false;
-    const latest = await latestClaim(this.claims, this.orderId);
-    return latest?.epoch === this.epoch && latest.owner === this.owner;
+    const [ours, next] = await Promise.all([
+      this.claims.findOne({ _id: claimId(this.orderId, this.epoch), owner: this.owner }, { _id: 1 }).lean(),
+      this.claims.findOne({ _id: claimId(this.orderId, this.epoch + 1) }, { _id: 1 }).lean(),
+    ]);
+    return ours !== null && next === null;
   }
 
   /** Extends the lease when less than half is left; false when it was lost. */
@@ -62,7 +74,7 @@ export class Lease {
     if (this.expiresAt - Date.now() > this.leaseMs / 2) return true;
     if (!(await this.holds())) return false;
     const expiresAt = new Date(Date.now() + this.leaseMs);
-    await this.claims.updateOne({ order_id: this.orderId, epoch: this.epoch, owner: this.owner }, { $set: { expires_at: expiresAt } });
+    await this.claims.updateOne({ _id: claimId(this.orderId, this.epoch), owner: this.owner }, { $set: { expires_at: expiresAt } });
     this.expiresAt = expiresAt.getTime();
     return true;
   }
@@ -70,18 +82,19 @@ export class Lease {
   /** Lets the next claimer in at once instead of after expiry. */
   async release(): Promise<void> {
     this.expiresAt = 0;
-    await this.claims.updateOne({ order_id: this.orderId, epoch: this.epoch, owner: this.owner }, { $set: { expires_at: new Date(0) } });
+    await this.claims.updateOne({ _id: claimId(this.orderId, this.epoch), owner: this.owner }, { $set: { expires_at: new Date(0) } });
   }
 }
 
-async function latestClaim(claims: Model<OrderClaim>, orderId: string): Promise<OrderClaim | null> {
-  return claims.findOne({ order_id: orderId }).sort({ epoch: -1 }).lean<OrderClaim>();
-}
+/** How many orders' latest epochs a process remembers (a finished order is forgotten at once). */
+const REMEMBERED_ORDERS = 50_000;
 
 export class OrderClaims {
   private readonly claims: Model<OrderClaim>;
   /** This process: claims name their owner so a lease is never mistaken for another's. */
   readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** Per order, the latest epoch seen here: where the walk to the latest claim starts. */
+  private readonly latestEpochs = new Map<string, number>();
 
   constructor(
     connection: Connection,
@@ -92,24 +105,56 @@ export class OrderClaims {
 
   /** The lease, or undefined while someone else holds the order. */
   async tryClaim(orderId: string): Promise<Lease | undefined> {
-    const latest = await latestClaim(this.claims, orderId);
+    const latest = await this.latest(orderId);
     const now = Date.now();
     if (latest && latest.expires_at.getTime() > now) return undefined;
     const epoch = (latest?.epoch ?? 0) + 1;
     const expiresAt = new Date(now + this.leaseMs);
+    const claim: OrderClaim = { _id: claimId(orderId, epoch), order_id: orderId, epoch, owner: this.owner, expires_at: expiresAt, created_at: new Date(now) };
     try {
-      await this.claims.collection.insertOne({ order_id: orderId, epoch, owner: this.owner, expires_at: expiresAt, created_at: new Date(now) });
+      await this.claims.collection.insertOne(claim as never);
     } catch (err) {
       if (isDuplicateKeyError(err)) return undefined;
       throw err;
     }
-    // Earlier claims are history: only the latest decides.
-    if (epoch > 1) await this.claims.deleteMany({ order_id: orderId, epoch: { $lt: epoch } });
+    this.rememberEpoch(orderId, epoch);
     return new Lease(this.claims, orderId, epoch, this.owner, this.leaseMs, expiresAt);
   }
 
   /** A finished order needs no claims any more. */
   async forget(orderId: string): Promise<void> {
-    await this.claims.deleteMany({ order_id: orderId });
+    const latest = await this.latest(orderId);
+    this.latestEpochs.delete(orderId);
+    if (!latest) return;
+    const epochs = Array.from({ length: latest.epoch }, (_, i) => i + 1);
+    await Promise.all(epochs.map((epoch) => this.claims.deleteOne({ _id: claimId(orderId, epoch) })));
+  }
+
+  /**
+   * The order's latest claim: from the epoch last seen here (else 1), walk forward by `_id` until
+   * the next epoch is missing. Claims are inserted in epoch order and only deleted all together.
+   */
+  private async latest(orderId: string): Promise<OrderClaim | null> {
+    const from = this.latestEpochs.get(orderId) ?? 1;
+    let latest = await this.claim(orderId, from);
+    if (!latest && from > 1) latest = await this.claim(orderId, 1); // forgotten meanwhile: start over
+    if (!latest) return null;
+    for (;;) {
+      const next = await this.claim(orderId, latest.epoch + 1);
+      if (!next) break;
+      latest = next;
+    }
+    this.rememberEpoch(orderId, latest.epoch);
+    return latest;
+  }
+
+  private claim(orderId: string, epoch: number): Promise<OrderClaim | null> {
+    return this.claims.findOne({ _id: claimId(orderId, epoch) }).lean<OrderClaim>();
+  }
+
+  private rememberEpoch(orderId: string, epoch: number): void {
+    this.latestEpochs.delete(orderId); // re-inserted last: the map's order is least recently used first
+    this.latestEpochs.set(orderId, epoch);
+    if (this.latestEpochs.size > REMEMBERED_ORDERS) this.latestEpochs.delete(this.latestEpochs.keys().next().value!);
   }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Connection } from 'mongoose';
-import { ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
+import { ledgerEntryId, ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { projectModel } from '../../src/projects/project-model.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
@@ -24,21 +24,23 @@ async function insertHistory(connection: Connection, projectId: string, count: n
     },
   ];
   let entries: LedgerEntry[] = [
-    { project_id: projectId, seq: 1, kind: 'deposit', amount: deposit, balance_before: 0, balance_after: deposit, currency: 'USD', order_id: orders[0]!._id, created_at: past },
+    { _id: ledgerEntryId(projectId, 1), project_id: projectId, seq: 1, kind: 'deposit', amount: deposit, balance_before: 0, balance_after: deposit, currency: 'USD', order_id: orders[0]!._id, created_at: past },
   ];
   const balance = deposit;
   let seq = 1;
   const flush = async () => {
     await orderModel(connection).collection.insertMany(orders as never[], { ordered: false });
-    await ledgerEntryModel(connection).collection.insertMany(entries, { ordered: false });
+    await ledgerEntryModel(connection).collection.insertMany(entries as never[], { ordered: false });
     orders = [];
     entries = [];
   };
   for (let i = 0; i < count; i++) {
     const total = 1000 + (i % 97);
     const id = `ord_${projectId}_${i}`;
-    const charge = { project_id: projectId, seq: ++seq, kind: 'charge' as const, amount: -total, balance_before: balance, balance_after: balance - total, currency: 'USD', order_id: id, created_at: past };
-    const refund = { ...charge, seq: ++seq, kind: 'refund' as const, amount: total, balance_before: balance - total, balance_after: balance };
+    const chargeSeq = ++seq;
+    const refundSeq = ++seq;
+    const charge = { _id: ledgerEntryId(projectId, chargeSeq), project_id: projectId, seq: chargeSeq, kind: 'charge' as const, amount: -total, balance_before: balance, balance_after: balance - total, currency: 'USD', order_id: id, created_at: past };
+    const refund = { ...charge, _id: ledgerEntryId(projectId, refundSeq), seq: refundSeq, kind: 'refund' as const, amount: total, balance_before: balance - total, balance_after: balance };
     orders.push({
       _id: id, project_id: projectId, order_type: 'card_issue', idempotency_key: `k${i}`, request_hash: 'h', status: 'failed',
       issue_status: 'card_create_error', is_issued: false, last_error_slug: 'provider_declined',

@@ -4,10 +4,12 @@ import { createGateway, type Gateway } from '../../src/app.js';
 import { luhnValid } from '../../src/cards/luhn.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { Slug } from '../../src/errors/slugs.js';
+import { orderIdFor } from '../../src/ids/ids.js';
 import { orderModel, type IssueStatus, type Order } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js';
+import { OrderQueue } from '../../src/workflow/order-queue.js';
 import { testLogger } from '../support/log-capture.js';
 import { assertChainIntact, chainOf, deposit, exactlyOnceReport, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
 import { testConfig } from '../support/test-config.js';
@@ -174,13 +176,20 @@ describe('issuance workflow (sandbox provider, real store)', function () {
   it('when a crash left an order new and uncharged, then the worker charges it and carries it through', async () => {
     const user = await makeCardholder(conn(), project._id);
     const reply = await gateway.orders.handlers.createCard({ project, body: { product_code: product.product_code, external_user_id: user, initial_balance: '1.00' }, idempotencyKey: randomUUID(), requestId: 't' });
-    const id = (reply.data as { order_id: string }).order_id;
-    // Simulate the crash window between the order insert and its charge.
-    await conn().collection('ledger_entries').deleteOne({ order_id: id, kind: 'charge' });
-    await orderModel(conn()).updateOne({ _id: id }, { $unset: { balance_before: 1, balance_after: 1 } });
+    const charged = await load((reply.data as { order_id: string }).order_id);
+    assert.deepEqual([charged.balance_before, charged.balance_after], [10_000, 9_600]);
+    // What a process that died between storing an order and charging it leaves behind: the
+    // queue entry and the order (here a twin of the first under another key), and no charge.
+    const key = randomUUID();
+    const id = orderIdFor(project._id, key);
+    const uncharged: Partial<Order> = { ...charged, _id: id, idempotency_key: key, status: 'new', next_attempt_at: new Date() };
+    delete uncharged.balance_before;
+    delete uncharged.balance_after;
+    await new OrderQueue(conn()).add(id, new Date());
+    await orderModel(conn()).collection.insertOne(uncharged as never);
     const done = await runUntil(id);
     assert.equal(done.status, 'completed');
-    assert.deepEqual([done.balance_before, done.balance_after], [10_000, 9_600]);
+    assert.deepEqual([done.balance_before, done.balance_after], [9_600, 9_200]);
     const report = await exactlyOnceReport(conn(), project._id);
     assert.equal(report.byOrderKind.get(`${id}:charge`), 1);
   });
