@@ -9,7 +9,7 @@
  * Figures are ratios within this one run: the machine is shared and noisy.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createBackOffice } from '../src/back-office/back-office.js';
@@ -20,8 +20,10 @@ import { Reconciler } from '../src/reconcile/reconciler.js';
 import { connectDatabase } from '../src/store/database.js';
 import { startEmbeddedStore } from '../src/store/embedded-store.js';
 import { projectRoot } from '../src/store/project-root.js';
+import { queuedOrderModel } from '../src/workflow/order-queue.js';
 import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
+import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
 import { runLoad, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -43,6 +45,7 @@ async function main(): Promise<void> {
   const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
   const uri = `${store.uri}card_gateway_bench`;
   const connection = await connectDatabase(uri);
+  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
   const gateway = await spawnGateway({
     MONGODB_URI: uri,
     GATEWAY_KEYS_DIR: path.join(work, 'keys'),
@@ -65,13 +68,19 @@ async function main(): Promise<void> {
     );
 
     const seal = (p: string, body: object, count: number, withKey: boolean) => prepare(client, p, body, count, withKey);
-    const check = await measureEndpoint('check', '/api/v1/orders/check', (n) => seal('/api/v1/orders/check', { order_id: first.data.order_id }, n, false), CHECK_REQUESTS, gateway.url);
+    const pids = { gateway: gateway.child.pid!, store: storePid };
+    // Creates are charged by the request and carried through by the worker afterwards: their CPU
+    // is counted until the order queue is empty, so it is the whole cost of an order.
+    const ordersSettled = () => waitUntil(async () => (await queuedOrderModel(connection).countDocuments()) === 0, 600_000, 'the created orders to finish');
+    const check = await measureEndpoint('check', '/api/v1/orders/check', (n) => seal('/api/v1/orders/check', { order_id: first.data.order_id }, n, false), CHECK_REQUESTS, gateway.url, pids);
     const create = await measureEndpoint(
       'create',
       '/api/v1/cards/create',
       (n) => seal('/api/v1/cards/create', { product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' }, n, true),
       CREATE_REQUESTS,
       gateway.url,
+      pids,
+      ordersSettled,
     );
 
     const sampleOk = await openSample(client, [...check.max.bodies, ...create.max.bodies]);
@@ -81,8 +90,11 @@ async function main(): Promise<void> {
     const summary = {
       machine: { cores: os.availableParallelism(), node: process.version },
       ceiling: { rsa_oaep_256_ops_s: Math.round(ceilingRsa), ecdh_es_a256kw_ops_s: Math.round(ceilingEcdh) },
-      check: { max: strip(check.max), half_rate: strip(check.half), ratio: check.max.rps / ceilingRsa },
-      create: { max: strip(create.max), half_rate: strip(create.half), ratio: create.max.rps / ceilingRsa },
+      // A request's CPU in each process: the profile of where the time goes (the ceiling's unwrap
+      // costs cores / ceiling ms of it).
+      unwrap_cpu_ms: Math.round((os.availableParallelism() * 1000 * 100) / ceilingRsa) / 100,
+      check: { max: strip(check.max), half_rate: strip(check.half), ratio: check.max.rps / ceilingRsa, cpu_ms_per_request: check.cpuMs },
+      create: { max: strip(create.max), half_rate: strip(create.half), ratio: create.max.rps / ceilingRsa, cpu_ms_per_request: create.cpuMs },
       correctness: {
         sampled_answers_opened_and_verified: sampleOk,
         orders_created: ledger.charges,
@@ -96,6 +108,10 @@ async function main(): Promise<void> {
     await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
 
     printTable(summary, ceilingRsa, check, create);
+    process.stdout.write(
+      `CPU per request (ms): unwrap ${summary.unwrap_cpu_ms}; check: gateway ${check.cpuMs.gateway}, store ${check.cpuMs.store}; ` +
+        `create (until its order finished): gateway ${create.cpuMs.gateway}, store ${create.cpuMs.store}\n`,
+    );
     process.stdout.write(`results: ${path.relative(projectRoot(), file)}\n`);
     process.stdout.write(
       `ceiling_rsa_ops_s=${Math.round(ceilingRsa)} check_rps=${Math.round(check.max.rps)} check_ratio=${summary.check.ratio.toFixed(2)} ` +
@@ -157,16 +173,23 @@ async function measureEndpoint(
   sealRequests: (n: number) => Promise<PreparedRequest[]>,
   count: number,
   url: string,
-): Promise<{ max: LoadResult; half: LoadResult }> {
+  pids: Record<string, number>,
+  settled: () => Promise<void> = () => Promise.resolve(),
+): Promise<{ max: LoadResult; half: LoadResult; cpuMs: CpuSample }> {
   log(`${name}: sealing ${count} requests...`);
-  const max = await runLoad({ url, path: urlPath, requests: await sealRequests(count), connections: CONNECTIONS, keepBodies: 50 });
-  log(`${name}: ${Math.round(max.rps)} req/s at ${CONNECTIONS} connections`);
+  const requests = await sealRequests(count);
+  const before = sampleCpu(pids);
+  const max = await runLoad({ url, path: urlPath, requests, connections: CONNECTIONS, keepBodies: 50 });
+  await settled();
+  const cpuMs = cpuMsPerRequest(before, sampleCpu(pids), max.sent);
+  log(`${name}: ${Math.round(max.rps)} req/s at ${CONNECTIONS} connections; CPU ms per request ${JSON.stringify(cpuMs)}`);
   const halfRate = Math.max(1, Math.floor(max.rps / 2));
   const halfCount = Math.max(50, halfRate * HALF_RATE_SECONDS);
   log(`${name}: sealing ${halfCount} requests for ${halfRate} req/s...`);
   const half = await runLoad({ url, path: urlPath, requests: await sealRequests(halfCount), connections: CONNECTIONS, overallRate: halfRate });
   log(`${name}: p99 ${half.p99_ms} ms at ${halfRate} req/s`);
-  return { max, half };
+  await settled();
+  return { max, half, cpuMs };
 }
 
 /** Opens and verifies kept answers as the partner would: every one must be a sealed success. */

@@ -1,8 +1,8 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
-import { cardholderModel, type Cardholder, type VerificationStatus } from '../cardholders/cardholder-model.js';
+import { cardholderModel, findCardholder, type Cardholder, type VerificationStatus } from '../cardholders/cardholder-model.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { newId } from '../ids/ids.js';
+import { cardholderIdFor } from '../ids/ids.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import type { Actor, AuditLog } from './audit-log.js';
@@ -62,7 +62,7 @@ export class CardholdersAdmin {
   async create(actor: Actor, projectId: string, input: unknown): Promise<CardholderView> {
     const body = parseInput(createSchema, input);
     if (!(await this.projects.exists({ _id: projectId }))) throw notFound('Project');
-    const id = newId('ch');
+    const id = cardholderIdFor(projectId, body.external_user_id);
     return this.audit.run(
       actor,
       {
@@ -112,7 +112,7 @@ export class CardholdersAdmin {
   }
 
   private async load(projectId: string, externalUserId: string): Promise<Cardholder> {
-    const cardholder = await this.cardholders.findOne({ project_id: projectId, external_user_id: externalUserId }).lean<Cardholder>();
+    const cardholder = await findCardholder(this.cardholders, projectId, externalUserId);
     if (!cardholder) throw notFound('Cardholder');
     return cardholder;
   }

@@ -1,4 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
+import { cardholderIdFor } from '../ids/ids.js';
 
 /** A partner's end user. Only verified cardholders get cards. */
 export type VerificationStatus = 'pending' | 'verified' | 'rejected';
@@ -31,5 +32,17 @@ export function cardholderModel(connection: Connection): Model<Cardholder> {
   return (
     (connection.models.Cardholder as Model<Cardholder> | undefined) ??
     connection.model<Cardholder>('Cardholder', cardholderSchema, 'cardholders')
+  );
+}
+
+/**
+ * A project's cardholder by external_user_id. Cardholders are stored under
+ * cardholderIdFor(project, external_user_id), so this is a lookup by _id; one stored before ids
+ * were derived is found by the unique index instead (on the embedded store, a scan).
+ */
+export async function findCardholder(cardholders: Model<Cardholder>, projectId: string, externalUserId: string): Promise<Cardholder | null> {
+  return (
+    (await cardholders.findOne({ _id: cardholderIdFor(projectId, externalUserId), project_id: projectId, external_user_id: externalUserId }).lean<Cardholder>()) ??
+    cardholders.findOne({ project_id: projectId, external_user_id: externalUserId }).lean<Cardholder>()
   );
 }

@@ -12,7 +12,7 @@ export function newId(prefix: 'prj' | 'ord' | 'card' | 'ch' | 'pcard' | 'prod'):
  * 120 bits), so the two kinds mix in every tool. The parts are joined with NUL, which no part may
  * contain (ids and idempotency keys are printable), so two tuples never give the same input.
  */
-function derivedId(prefix: 'ord' | 'card' | 'pcard' | 'ptop', ...parts: string[]): string {
+function derivedId(prefix: 'ord' | 'card' | 'ch' | 'pcard' | 'ptop', ...parts: string[]): string {
   const digest = createHash('sha256').update(`${prefix}\0${parts.join('\0')}`).digest();
   return `${prefix}_${digest.subarray(0, 15).toString('base64url')}`;
 }
@@ -20,6 +20,11 @@ function derivedId(prefix: 'ord' | 'card' | 'pcard' | 'ptop', ...parts: string[]
 /** The order a project's idempotency key names: concurrent creates with one key race for one `_id`. */
 export function orderIdFor(projectId: string, idempotencyKey: string): string {
   return derivedId('ord', projectId, idempotencyKey);
+}
+
+/** A project's cardholder, named by the partner's external_user_id. */
+export function cardholderIdFor(projectId: string, externalUserId: string): string {
+  return derivedId('ch', projectId, externalUserId);
 }
 
 /** The one card of an order. */

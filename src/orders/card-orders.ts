@@ -1,5 +1,5 @@
 import type { Connection, Model } from 'mongoose';
-import { cardholderModel, type Cardholder } from '../cardholders/cardholder-model.js';
+import { cardholderModel, findCardholder, type Cardholder } from '../cardholders/cardholder-model.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
 import { orderIdFor } from '../ids/ids.js';
@@ -71,7 +71,7 @@ export class CardOrders {
       return this.replay(winner, hash);
     }
     if (order.rejected) return { order, status: 422, replayed: false };
-    const settled = await this.charger.settle(order._id, this.onCharged);
+    const settled = await this.charger.settle(order._id, this.onCharged, order);
     return { order: settled, status: settled.rejected ? 422 : 201, replayed: false };
   }
 
@@ -107,7 +107,7 @@ export class CardOrders {
       body.product_code !== undefined
         ? this.products.findOne({ product_code: body.product_code }).lean<Product>()
         : this.products.findOne({ product_id: body.product_id }).lean<Product>(),
-      this.cardholders.findOne({ project_id: project._id, external_user_id: body.external_user_id }).lean<Cardholder>(),
+      findCardholder(this.cardholders, project._id, body.external_user_id),
     ]);
     const check = checkIssuanceRules({ project, body, product, cardholder });
 

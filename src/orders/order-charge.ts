@@ -32,20 +32,26 @@ export class OrderCharger {
     return order.status !== 'new' || order.balance_after !== undefined;
   }
 
-  /** Returns the order with its charge decided, charging it here if nobody else is. */
-  async settle(orderId: string, onCharged?: (orderId: string) => void): Promise<Order> {
+  /**
+   * Returns the order with its charge decided, charging it here if nobody else is. `stored` is the
+   * order as this caller just wrote it, which saves the first read.
+   */
+  async settle(orderId: string, onCharged?: (orderId: string) => void, stored?: Order): Promise<Order> {
     const deadline = Date.now() + this.waitMs;
     for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
-      const order = await this.load(orderId);
+      const order = stored ?? (await this.load(orderId));
+      stored = undefined;
       if (OrderCharger.isSettled(order)) return order;
       const lease = await this.claims.tryClaim(orderId);
       if (lease) {
+        let charged: Order | undefined;
         try {
-          await this.chargeUnderLease(await this.load(orderId));
+          // Read again under the lease: a previous holder may have charged it meanwhile.
+          charged = await this.chargeUnderLease(await this.load(orderId));
         } finally {
           await lease.release();
         }
-        const charged = await this.load(orderId);
+        charged ??= await this.load(orderId);
         // A refused charge ends the order here; nobody will claim it again.
         if (charged.status === 'failed') {
           await this.claims.forget(orderId);
@@ -60,9 +66,12 @@ export class OrderCharger {
     }
   }
 
-  /** The charge itself; the caller holds the order's lease. Idempotent. */
-  async chargeUnderLease(order: Order): Promise<void> {
-    if (OrderCharger.isSettled(order)) return;
+  /**
+   * The charge itself; the caller holds the order's lease. Idempotent. Returns the order as it now
+   * stands when this call's update is known to have applied, else undefined (read it).
+   */
+  async chargeUnderLease(order: Order): Promise<Order | undefined> {
+    if (OrderCharger.isSettled(order)) return order;
     const total = order.data.total_charge ?? 0;
     let balanceBefore: number;
     let balanceAfter: number;
@@ -80,23 +89,32 @@ export class OrderCharger {
       } catch (err) {
         if (!(err instanceof InsufficientFundsError)) throw err;
         const now = new Date();
-        await this.orders.updateOne(
+        const refused = {
+          status: 'failed',
+          rejected: true,
+          last_error_slug: 'insufficient_funds',
+          last_error: SLUGS.insufficient_funds.message,
+          failed_at: now,
+          updated_at: now,
+        } as const;
+        const { modifiedCount } = await this.orders.updateOne(
           { _id: order._id, status: 'new', balance_after: { $exists: false } },
-          {
-            $set: { status: 'failed', rejected: true, last_error_slug: 'insufficient_funds', last_error: SLUGS.insufficient_funds.message, failed_at: now },
-            $unset: { next_attempt_at: 1 },
-          },
+          { $set: refused, $unset: { next_attempt_at: 1 } },
+          { timestamps: false }, // updated_at is set above, so the copy returned matches the store
         );
-        return;
+        if (modifiedCount !== 1) return undefined;
+        const failed: Order = { ...order, ...refused };
+        delete failed.next_attempt_at;
+        return failed;
       }
     } else {
       // Nothing to charge (free product, no initial balance): the snapshot is the balance now.
       balanceBefore = balanceAfter = await this.ledger.balance(order.project_id);
     }
-    await this.orders.updateOne(
-      { _id: order._id, status: 'new' },
-      { $set: { balance_before: balanceBefore, balance_after: balanceAfter, next_attempt_at: new Date() } },
-    );
+    const now = new Date();
+    const snapshots = { balance_before: balanceBefore, balance_after: balanceAfter, next_attempt_at: now, updated_at: now };
+    const { modifiedCount } = await this.orders.updateOne({ _id: order._id, status: 'new' }, { $set: snapshots }, { timestamps: false });
+    return modifiedCount === 1 ? { ...order, ...snapshots } : undefined;
   }
 
   private async load(orderId: string): Promise<Order> {
