@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     // Requests are sealed before the timed part; a slow run must not age them out of the window.
     REQUEST_MAX_AGE_S: '3600',
     RATE_LIMIT_PER_PROJECT: '10000000',
+    // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under the benchmark's load.
+    ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
   });
 
   try {

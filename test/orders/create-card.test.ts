@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { Slug } from '../../src/errors/slugs.js';
+import { orderIdFor } from '../../src/ids/ids.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
@@ -133,6 +134,30 @@ describe('cards/create (use case)', () => {
   });
 
   describe('idempotency', () => {
+    it('when an order is created, then its id is derived from the project and the key, so a replay is one lookup by _id', async () => {
+      const reply = await create({ product_code: product.product_code, external_user_id: userId }, 'key-derived');
+      assert.equal((reply.data as { order_id: string }).order_id, orderIdFor(project._id, 'key-derived'));
+      const other = await makeProject(conn());
+      assert.notEqual(orderIdFor(other._id, 'key-derived'), orderIdFor(project._id, 'key-derived'));
+    });
+
+    it('when an order was stored under a random id (before ids were derived), then its key still finds it on replay and check', async () => {
+      const body = { product_code: product.product_code, external_user_id: userId };
+      const first = await create(body, 'key-legacy');
+      const derived = (first.data as { order_id: string }).order_id;
+      const legacyId = uniq('ord');
+      const stored = await orderModel(conn()).findById(derived).lean();
+      await orderModel(conn()).collection.deleteOne({ _id: derived } as never);
+      await orderModel(conn()).collection.insertOne({ ...stored, _id: legacyId } as never);
+
+      const again = await create(body, 'key-legacy');
+      assert.equal(again.headers?.['Idempotent-Replayed'], 'true');
+      assert.equal((again.data as { order_id: string }).order_id, legacyId);
+      const checked = await gateway.orders.handlers.checkOrder({ project, body: { idempotency_key: 'key-legacy' }, requestId: 't' });
+      assert.equal((checked.data as { order_id: string }).order_id, legacyId);
+      assert.equal(await orderModel(conn()).countDocuments({ project_id: project._id, idempotency_key: 'key-legacy' }), 1, 'no second order');
+    });
+
     it('when the same key and body come again, then the original order is returned with Idempotent-Replayed', async () => {
       const body = { product_code: product.product_code, external_user_id: userId, initial_balance: '1.00' };
       const first = await create(body, 'key-1');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { orderClaimModel, OrderClaims } from '../../src/workflow/order-claims.js';
+import { claimId, orderClaimModel, OrderClaims } from '../../src/workflow/order-claims.js';
 import { uniq } from '../support/orders-fixtures.js';
 import { testStore } from '../support/test-store.js';
 
@@ -39,5 +39,28 @@ describe('order claims (leases without compare-and-swap)', () => {
     const lease = (await claims.tryClaim(orderId))!;
     await lease.release();
     assert.ok(await new OrderClaims(conn(), 60_000).tryClaim(orderId));
+  });
+
+  it('when an order was claimed several times, then a process that never saw it finds the latest claim and takes the next epoch', async () => {
+    const orderId = uniq('ord');
+    const a = new OrderClaims(conn(), 60_000);
+    for (let i = 0; i < 3; i++) await (await a.tryClaim(orderId))!.release();
+    const fresh = new OrderClaims(conn(), 60_000); // another process: walks from epoch 1
+    const held = (await fresh.tryClaim(orderId))!;
+    assert.equal(held.epoch, 4);
+    assert.equal(await a.tryClaim(orderId), undefined, 'the first process sees the new holder');
+    assert.deepEqual(
+      (await orderClaimModel(conn()).find({ order_id: orderId }).sort({ epoch: 1 }).lean()).map((c) => c._id),
+      [1, 2, 3, 4].map((e) => claimId(orderId, e)),
+    );
+  });
+
+  it('when a finished order is forgotten, then all its claims go', async () => {
+    const orderId = uniq('ord');
+    const claims = new OrderClaims(conn(), 60_000);
+    await (await claims.tryClaim(orderId))!.release();
+    await (await claims.tryClaim(orderId))!.release();
+    await claims.forget(orderId);
+    assert.equal(await orderClaimModel(conn()).countDocuments({ order_id: orderId }), 0);
   });
 });

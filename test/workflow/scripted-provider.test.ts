@@ -4,6 +4,7 @@ import { createGateway, type Gateway } from '../../src/app.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { CardProvider, ProviderCard, TopUpResult } from '../../src/provider/card-provider.js';
+import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
 import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
 import { testConfig } from '../support/test-config.js';
@@ -53,22 +54,42 @@ describe('issuance workflow with a scripted provider', function () {
     });
   });
 
-  async function runOrder(): Promise<Order> {
+  async function createOrder(): Promise<string> {
     const project = await makeProject(conn());
     const product = await makeProduct(conn(), { issue_fee: 100 });
     await deposit(conn(), project._id, 1000);
     const user = await makeCardholder(conn(), project._id);
     const reply = await gateway.orders.handlers.createCard({ project, body: { product_code: product.product_code, external_user_id: user, initial_balance: '3.00' }, idempotencyKey: randomUUID(), requestId: 't' });
-    const id = (reply.data as { order_id: string }).order_id;
+    return (reply.data as { order_id: string }).order_id;
+  }
+
+  const terminal = (o: Order) => o.status === 'completed' || o.status === 'failed';
+
+  async function runUntil(id: string, done: (o: Order) => boolean = terminal): Promise<Order> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       await gateway.orders.worker.runOrder(id);
       const order = (await orderModel(conn()).findById(id).lean<Order>())!;
-      if (order.status === 'completed' || order.status === 'failed') return order;
+      if (done(order)) return order;
       if (Date.now() > deadline) throw new Error(`stuck at ${order.issue_status}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+
+  const runOrder = async () => runUntil(await createOrder());
+
+  it('when an order waits on the provider, then its queue entry is due when the order is, and goes when the order is done', async () => {
+    provider.verifyAnswers = ['pending', 'succeeded'];
+    const id = await createOrder();
+    const queue = queuedOrderModel(conn());
+    assert.ok(await queue.findById(id).lean(), 'queued as soon as it is accepted');
+    const waiting = await runUntil(id, (o) => o.issue_status === 'initial_topup_in_progress' && o.next_attempt_at!.getTime() > Date.now());
+    const entry = await queue.findById(id).lean<QueuedOrder>();
+    assert.equal(entry?.due_at.getTime(), waiting.next_attempt_at!.getTime(), 'due again exactly when the workflow asks');
+    assert.equal((await runUntil(id)).status, 'completed');
+    assert.equal(await queue.findById(id).lean(), null, 'a finished order leaves the queue');
+    assert.equal(await conn().collection('order_claims').countDocuments({ order_id: id }), 0, 'and its claims are forgotten');
+  });
 
   it('when top-up verification answers pending, then the worker asks again later and completes', async () => {
     provider.verifyAnswers = ['pending', 'pending', 'succeeded'];
