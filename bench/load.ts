@@ -1,3 +1,4 @@
+import http from 'node:http';
 import autocannon from 'autocannon';
 
 /**
@@ -16,8 +17,6 @@ export interface LoadOptions {
   path: string;
   requests: PreparedRequest[];
   connections: number;
-  /** Requests per second over all connections; unset means as fast as the gateway answers. */
-  overallRate?: number;
   /** Keep the first N response bodies so they can be opened and checked after the run. */
   keepBodies?: number;
 }
@@ -32,6 +31,7 @@ export interface LoadResult {
   bodies: { status: number; body: string }[];
 }
 
+/** The maximum rate: a closed loop of `connections` clients, each sending as soon as it has its answer. */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let next = 0;
   const statuses: Record<string, number> = {};
@@ -42,7 +42,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     url: options.url,
     connections: options.connections,
     amount: options.requests.length,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     timeout: 30,
     requests: [
       {
@@ -71,4 +70,54 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     statuses,
     bodies,
   };
+}
+
+/**
+ * A fixed request rate: an open loop that sends request i at start + i / rate, whether or not
+ * earlier ones were answered, and measures each latency from that scheduled instant (so a stall
+ * counts for every request it delays). autocannon's own rate option releases each second's budget
+ * at once on every connection, which measures bursts of `connections` parallel requests instead.
+ */
+export async function runPaced(options: { url: string; path: string; requests: PreparedRequest[]; rate: number }): Promise<LoadResult> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const target = new URL(options.path, options.url);
+  const statuses: Record<string, number> = {};
+  const latencies: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+
+  const send = (prepared: PreparedRequest, scheduled: number) =>
+    new Promise<void>((resolve) => {
+      const headers: Record<string, string> = { 'content-type': 'application/jose' };
+      if (prepared.idempotencyKey) headers['idempotency-key'] = prepared.idempotencyKey;
+      const req = http.request(target, { method: 'POST', agent, headers, timeout: 30_000 }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          statuses[res.statusCode!] = (statuses[res.statusCode!] ?? 0) + 1;
+          latencies.push(performance.now() - scheduled);
+          resolve();
+        });
+      });
+      req.on('error', () => {
+        errors++;
+        resolve();
+      });
+      req.on('timeout', () => req.destroy(new Error('timeout')));
+      req.end(prepared.token);
+    });
+
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < options.requests.length; i++) {
+    const scheduled = start + (i * 1000) / options.rate;
+    const wait = scheduled - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inFlight.push(send(options.requests[i]!, scheduled));
+  }
+  await Promise.all(inFlight);
+  const seconds = (performance.now() - start) / 1000;
+  agent.destroy();
+
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+  return { rps: latencies.length / seconds, p50_ms: at(0.5), p99_ms: at(0.99), sent: options.requests.length, errors, statuses, bodies: [] };
 }

@@ -3,7 +3,7 @@
  *  1. the ceiling: RSA-OAEP-256 and ECDH-ES+A256KW unwraps per second on all cores;
  *  2. a real gateway process on a fresh embedded store, a project with RSA-2048 keys;
  *  3. /orders/check and /cards/create at fixed concurrency (their maximum rate), then at half of
- *     that rate (their latency under normal load);
+ *     that rate, evenly paced (their latency under normal load);
  *  4. every answer's status counted, a sample opened and verified, the ledger chain checked;
  *  5. a table, a JSON file in bench/results/, and one summary line last.
  * Figures are ratios within this one run: the machine is shared and noisy.
@@ -24,7 +24,7 @@ import { queuedOrderModel } from '../src/workflow/order-queue.js';
 import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
-import { runLoad, type LoadResult, type PreparedRequest } from './load.js';
+import { runLoad, runPaced, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CHECK_REQUESTS = Number(process.env.BENCH_CHECK_REQUESTS ?? 6000);
@@ -188,7 +188,7 @@ async function measureEndpoint(
   const halfRate = Math.max(1, Math.floor(max.rps / 2));
   const halfCount = Math.max(50, halfRate * HALF_RATE_SECONDS);
   log(`${name}: sealing ${halfCount} requests for ${halfRate} req/s...`);
-  const half = await runLoad({ url, path: urlPath, requests: await sealRequests(halfCount), connections: CONNECTIONS, overallRate: halfRate });
+  const half = await runPaced({ url, path: urlPath, requests: await sealRequests(halfCount), rate: halfRate });
   log(`${name}: p99 ${half.p99_ms} ms at ${halfRate} req/s`);
   await settled();
   return { max, half, cpuMs };

@@ -54,10 +54,9 @@ export class CardService {
 
   /** Stores the order's card, or returns the one a previous attempt stored (unique per order). */
   async storeIssued({ order, providerCardId, maskedPan, secrets }: IssuedCard): Promise<Card> {
-    // The card's id is derived from its order, so a retry finds the earlier attempt's card by _id.
+    // The card's id is derived from its order: a retry's insert fails on it, and then finds the
+    // earlier attempt's card by _id.
     const id = cardIdFor(order._id);
-    const existing = await this.cards.findOne({ _id: id, project_id: order.project_id }).lean<Card>();
-    if (existing) return existing;
     const now = new Date();
     const card: Card = {
       _id: id,

@@ -40,9 +40,10 @@ export class OrderCharger {
     const deadline = Date.now() + this.waitMs;
     for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
       const order = stored ?? (await this.load(orderId));
+      const fresh = stored !== undefined;
       stored = undefined;
       if (OrderCharger.isSettled(order)) return order;
-      const lease = await this.claims.tryClaim(orderId);
+      const lease = await this.claims.tryClaim(orderId, { fresh });
       if (lease) {
         let charged: Order | undefined;
         try {

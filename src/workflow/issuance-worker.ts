@@ -153,15 +153,20 @@ export class IssuanceWorker {
   }
 
   private async drive(orderId: string, lease: Lease): Promise<void> {
+    let forgotten = false;
     try {
+      let known: Order | undefined;
       for (;;) {
-        const order = await this.orders.findById(orderId).lean<Order>();
+        // The order as the last step left it, or else as stored.
+        const order = known ?? (await this.orders.findById(orderId).lean<Order>());
         if (!order) {
           await this.queue.dropIfOrphan(orderId);
           return;
         }
-        const result = await this.workflow.step(order);
+        const { next: result, order: after } = await this.workflow.step(order);
+        known = after;
         if (result === 'done') {
+          forgotten = true; // its claims are deleted: nothing left to release
           await this.claims.forget(orderId);
           await this.queue.remove(orderId);
           return;
@@ -181,7 +186,7 @@ export class IssuanceWorker {
     } catch (err) {
       this.logger.error('order step failed unexpectedly; it is retried at the next poll', { order_id: orderId, error: err });
     } finally {
-      await lease.release().catch(() => undefined);
+      if (!forgotten) await lease.release().catch(() => undefined);
     }
   }
 

@@ -20,6 +20,15 @@ export interface WorkflowOptions {
 /** What the worker should do after a step. */
 export type StepResult = 'continue' | 'wait' | 'done';
 
+/**
+ * A step's result, with the order as the step left it when that is known without reading it
+ * back (the step's own update applied); otherwise the worker reads the order again.
+ */
+export interface StepOutcome {
+  next: StepResult;
+  order?: Order;
+}
+
 const FAILURE_SLUG: Record<ProviderFailure, Slug> = {
   declined: 'provider_declined',
   unavailable: 'provider_unavailable',
@@ -59,15 +68,15 @@ export class IssuanceWorkflow {
     this.products = productModel(connection);
   }
 
-  async step(order: Order): Promise<StepResult> {
-    if (order.order_type !== 'card_issue' || TERMINAL_STATUSES.includes(order.status)) return 'done';
-    if (order.next_attempt_at && order.next_attempt_at.getTime() > Date.now()) return 'wait';
+  async step(order: Order): Promise<StepOutcome> {
+    if (order.order_type !== 'card_issue' || TERMINAL_STATUSES.includes(order.status)) return { next: 'done' };
+    if (order.next_attempt_at && order.next_attempt_at.getTime() > Date.now()) return { next: 'wait' };
 
     switch (order.status) {
       case 'new':
         if (order.balance_after === undefined) {
-          await this.deps.charger.chargeUnderLease(order);
-          return 'continue';
+          const charged = await this.deps.charger.chargeUnderLease(order);
+          return charged ? { next: 'continue', order: charged } : { next: 'continue' };
         }
         return this.move(order, { status: 'activating', issue_status: 'card_create_pending' });
       case 'activating':
@@ -99,11 +108,11 @@ export class IssuanceWorkflow {
             return this.misplaced(order);
         }
       default:
-        return 'done';
+        return { next: 'done' };
     }
   }
 
-  private async createCard(order: Order): Promise<StepResult> {
+  private async createCard(order: Order): Promise<StepOutcome> {
     const product = await this.products.findOne({ product_code: order.data.product_code }).lean<Product>();
     let card;
     try {
@@ -124,8 +133,8 @@ export class IssuanceWorkflow {
     }
     const seen = { provider_card_id: card.providerCardId, provider_card_status: card.status };
     if (card.status === 'issuing') {
-      await this.update(order, { $set: { ...seen, attempts: 0, next_attempt_at: this.later(this.deps.options.pollMs) } });
-      return 'wait';
+      await this.update(order, { ...seen, attempts: 0, next_attempt_at: this.later(this.deps.options.pollMs) });
+      return { next: 'wait' };
     }
     if (card.status !== 'active') {
       return this.recordError(order, 'card_create_error', 'provider_declined', `The provider reported the card ${card.status}.`, seen);
@@ -140,7 +149,7 @@ export class IssuanceWorkflow {
     return this.move(order, { issue_status: 'card_create_done', card_id: stored._id, ...seen });
   }
 
-  private async topUp(order: Order): Promise<StepResult> {
+  private async topUp(order: Order): Promise<StepOutcome> {
     let result;
     try {
       result = await this.call(() =>
@@ -162,7 +171,7 @@ export class IssuanceWorkflow {
     return this.move(order, { issue_status: 'initial_topup_in_progress', provider_topup_id: result.topUpId });
   }
 
-  private async verifyTopUp(order: Order): Promise<StepResult> {
+  private async verifyTopUp(order: Order): Promise<StepOutcome> {
     let result;
     try {
       result = await this.call(() => this.deps.provider.verifyTopUp(order.provider_card_id!, order.provider_topup_id!));
@@ -170,8 +179,8 @@ export class IssuanceWorkflow {
       return this.providerFailed(order, err, 'initial_topup_verify_error');
     }
     if (result.status === 'pending') {
-      await this.update(order, { $set: { next_attempt_at: this.later(this.deps.options.pollMs) } });
-      return 'wait';
+      await this.update(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
+      return { next: 'wait' };
     }
     if (result.status === 'failed') {
       return this.recordError(order, 'initial_topup_verify_error', 'provider_declined', 'The initial top-up did not reach the card.');
@@ -180,7 +189,7 @@ export class IssuanceWorkflow {
   }
 
   /** Transient errors back off and retry up to the limit; anything else fails the step now. */
-  private async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepResult> {
+  private async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepOutcome> {
     if (!(err instanceof ProviderError)) throw err;
     const slug = FAILURE_SLUG[err.failure];
     const attempts = order.attempts + 1;
@@ -190,18 +199,18 @@ export class IssuanceWorkflow {
     const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1);
     const jitter = Math.random() * this.deps.options.retryBaseMs;
     this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
-    await this.update(order, { $set: { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) } });
-    return 'wait';
+    await this.update(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) });
+    return { next: 'wait' };
   }
 
   /** Persists the failed step (still non-terminal) before any money moves. */
-  private async recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepResult> {
+  private async recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepOutcome> {
     this.deps.logger.warn('order step failed', { order_id: order._id, issue_status: errorStatus, slug });
     return this.move(order, { ...extra, issue_status: errorStatus, last_error_slug: slug, last_error: message });
   }
 
   /** Refunds what was charged and not delivered (once, by its own ledger entry), then fails the order. */
-  private async settleFailure(order: Order): Promise<StepResult> {
+  private async settleFailure(order: Order): Promise<StepOutcome> {
     const refund = refundOwed({ ...order, status: 'failed' });
     if (refund > 0) {
       await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'refund', amount: refund, currency: order.data.currency! });
@@ -209,25 +218,36 @@ export class IssuanceWorkflow {
     return this.move(order, { status: 'failed', failed_at: new Date() }, true);
   }
 
-  private misplaced(order: Order): StepResult {
+  private misplaced(order: Order): StepOutcome {
     this.deps.logger.error('order in an unknown workflow state', { order_id: order._id, status: order.status, issue_status: order.issue_status });
-    return 'done';
+    return { next: 'done' };
   }
 
   /**
    * Moves the order to its next step. The filter names the step it leaves, so a worker that
    * lost its lease and acts on a stale copy changes nothing, and a terminal order never moves.
    */
-  private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepResult> {
-    const $set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
-    await this.update(order, terminal ? { $set, $unset: { next_attempt_at: 1 } } : { $set });
-    return 'continue';
+  private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepOutcome> {
+    const set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
+    const moved = await this.update(order, set, terminal ? ['next_attempt_at'] : []);
+    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
   }
 
-  private async update(order: Order, update: UpdateQuery<Order>): Promise<void> {
+  /**
+   * Writes the step's changes; returns the order as they left it when this update applied (the
+   * next step then starts from it without reading it back), undefined when it did not.
+   */
+  private async update(order: Order, set: Partial<Order>, unset: (keyof Order)[] = []): Promise<Order | undefined> {
     // order.status is never terminal here (step() returned before), so neither is the filter.
     const filter = { _id: order._id, status: order.status, issue_status: order.issue_status ?? { $exists: false } };
-    await this.orders.updateOne(filter, { ...update, $set: { ...(update.$set ?? {}), updated_at: new Date() } });
+    const $set = { ...set, updated_at: new Date() };
+    const write: UpdateQuery<Order> = unset.length > 0 ? { $set, $unset: Object.fromEntries(unset.map((k) => [k, 1])) } : { $set };
+    // updated_at is set above, so the copy returned carries exactly what the store holds.
+    const { modifiedCount } = await this.orders.updateOne(filter, write, { timestamps: false });
+    if (modifiedCount !== 1) return undefined;
+    const updated: Order = { ...order, ...$set };
+    for (const key of unset) delete updated[key];
+    return updated;
   }
 
   private later(ms: number): Date {

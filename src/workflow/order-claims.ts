@@ -45,6 +45,14 @@ export function orderClaimModel(connection: Connection): Model<OrderClaim> {
   );
 }
 
+/** What this process knows of an order's latest claim. */
+interface KnownClaim {
+  epoch: number;
+  expiresAt: number;
+  /** Made by this process: then expiresAt is exact (a claim of another owner may have been renewed). */
+  own: boolean;
+}
+
 export class Lease {
   private expiresAt: number;
 
@@ -55,6 +63,8 @@ export class Lease {
     private readonly owner: string,
     private readonly leaseMs: number,
     expiresAt: Date,
+    /** Tells the OrderClaims that made this lease how long it now runs. */
+    private readonly onExpiryChange: (expiresAt: number) => void,
   ) {
     this.expiresAt = expiresAt.getTime();
   }
@@ -76,25 +86,27 @@ export class Lease {
     const expiresAt = new Date(Date.now() + this.leaseMs);
     await this.claims.updateOne({ _id: claimId(this.orderId, this.epoch), owner: this.owner }, { $set: { expires_at: expiresAt } });
     this.expiresAt = expiresAt.getTime();
+    this.onExpiryChange(this.expiresAt);
     return true;
   }
 
   /** Lets the next claimer in at once instead of after expiry. */
   async release(): Promise<void> {
     this.expiresAt = 0;
+    this.onExpiryChange(0);
     await this.claims.updateOne({ _id: claimId(this.orderId, this.epoch), owner: this.owner }, { $set: { expires_at: new Date(0) } });
   }
 }
 
-/** How many orders' latest epochs a process remembers (a finished order is forgotten at once). */
+/** How many orders' latest claims a process remembers (a finished order is forgotten at once). */
 const REMEMBERED_ORDERS = 50_000;
 
 export class OrderClaims {
   private readonly claims: Model<OrderClaim>;
   /** This process: claims name their owner so a lease is never mistaken for another's. */
   readonly owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
-  /** Per order, the latest epoch seen here: where the walk to the latest claim starts. */
-  private readonly latestEpochs = new Map<string, number>();
+  /** Per order, the latest claim seen here: where the walk to the latest claim starts. */
+  private readonly known = new Map<string, KnownClaim>();
 
   constructor(
     connection: Connection,
@@ -103,12 +115,36 @@ export class OrderClaims {
     this.claims = orderClaimModel(connection);
   }
 
-  /** The lease, or undefined while someone else holds the order. */
-  async tryClaim(orderId: string): Promise<Lease | undefined> {
-    const latest = await this.latest(orderId);
+  /**
+   * The lease, or undefined while someone else holds the order. `fresh`: the caller has just
+   * created the order, so it has no claims yet.
+   */
+  async tryClaim(orderId: string, options: { fresh?: boolean } = {}): Promise<Lease | undefined> {
+    const known = this.known.get(orderId);
     const now = Date.now();
+    // When this process made the latest claim it knows of and that claim has ended, or the order is
+    // brand new, the next epoch is claimed without reading first. A claim we did not know of makes
+    // the insert fail, and the walk below decides.
+    if (known?.own ? known.expiresAt <= now : options.fresh && !known) {
+      const lease = await this.insertClaim(orderId, (known?.epoch ?? 0) + 1, now);
+      if (lease) return lease;
+    }
+    const latest = await this.latest(orderId);
     if (latest && latest.expires_at.getTime() > now) return undefined;
-    const epoch = (latest?.epoch ?? 0) + 1;
+    return this.insertClaim(orderId, (latest?.epoch ?? 0) + 1, now);
+  }
+
+  /** A finished order needs no claims any more. */
+  async forget(orderId: string): Promise<void> {
+    const known = this.known.get(orderId);
+    // The finisher holds (or just held) the latest claim itself: no need to look for it.
+    const last = known?.own ? known.epoch : ((await this.latest(orderId))?.epoch ?? 0);
+    this.known.delete(orderId);
+    const epochs = Array.from({ length: last }, (_, i) => i + 1);
+    await Promise.all(epochs.map((epoch) => this.claims.deleteOne({ _id: claimId(orderId, epoch) })));
+  }
+
+  private async insertClaim(orderId: string, epoch: number, now: number): Promise<Lease | undefined> {
     const expiresAt = new Date(now + this.leaseMs);
     const claim: OrderClaim = { _id: claimId(orderId, epoch), order_id: orderId, epoch, owner: this.owner, expires_at: expiresAt, created_at: new Date(now) };
     try {
@@ -117,17 +153,11 @@ export class OrderClaims {
       if (isDuplicateKeyError(err)) return undefined;
       throw err;
     }
-    this.rememberEpoch(orderId, epoch);
-    return new Lease(this.claims, orderId, epoch, this.owner, this.leaseMs, expiresAt);
-  }
-
-  /** A finished order needs no claims any more. */
-  async forget(orderId: string): Promise<void> {
-    const latest = await this.latest(orderId);
-    this.latestEpochs.delete(orderId);
-    if (!latest) return;
-    const epochs = Array.from({ length: latest.epoch }, (_, i) => i + 1);
-    await Promise.all(epochs.map((epoch) => this.claims.deleteOne({ _id: claimId(orderId, epoch) })));
+    this.remember(orderId, { epoch, expiresAt: expiresAt.getTime(), own: true });
+    return new Lease(this.claims, orderId, epoch, this.owner, this.leaseMs, expiresAt, (until) => {
+      const current = this.known.get(orderId);
+      if (current?.epoch === epoch && current.own) current.expiresAt = until;
+    });
   }
 
   /**
@@ -135,7 +165,7 @@ export class OrderClaims {
    * the next epoch is missing. Claims are inserted in epoch order and only deleted all together.
    */
   private async latest(orderId: string): Promise<OrderClaim | null> {
-    const from = this.latestEpochs.get(orderId) ?? 1;
+    const from = this.known.get(orderId)?.epoch ?? 1;
     let latest = await this.claim(orderId, from);
     if (!latest && from > 1) latest = await this.claim(orderId, 1); // forgotten meanwhile: start over
     if (!latest) return null;
@@ -144,7 +174,7 @@ export class OrderClaims {
       if (!next) break;
       latest = next;
     }
-    this.rememberEpoch(orderId, latest.epoch);
+    this.remember(orderId, { epoch: latest.epoch, expiresAt: latest.expires_at.getTime(), own: latest.owner === this.owner });
     return latest;
   }
 
@@ -152,9 +182,9 @@ export class OrderClaims {
     return this.claims.findOne({ _id: claimId(orderId, epoch) }).lean<OrderClaim>();
   }
 
-  private rememberEpoch(orderId: string, epoch: number): void {
-    this.latestEpochs.delete(orderId); // re-inserted last: the map's order is least recently used first
-    this.latestEpochs.set(orderId, epoch);
-    if (this.latestEpochs.size > REMEMBERED_ORDERS) this.latestEpochs.delete(this.latestEpochs.keys().next().value!);
+  private remember(orderId: string, claim: KnownClaim): void {
+    this.known.delete(orderId); // re-inserted last: the map's order is least recently used first
+    this.known.set(orderId, claim);
+    if (this.known.size > REMEMBERED_ORDERS) this.known.delete(this.known.keys().next().value!);
   }
 }
