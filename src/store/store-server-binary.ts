@@ -59,7 +59,8 @@ export async function ensureStoreServerBinary(
     await run('go', ['build', '-modfile', modFile, '-o', binary, '.'], { cwd: sourceDir, maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     if (err instanceof StoreUnavailableError) throw err;
-    const stderr = (err as { stderr?: string }).stderr ?? '';
+    // Go's own output says what failed; when a step failed before Go ran, its message does.
+    const stderr = (err as { stderr?: string }).stderr || (err instanceof Error ? err.message : String(err));
     throw new StoreUnavailableError(`go build of the embedded store failed:\n${stderr.slice(-4000)}`);
   }
   await writeFile(stampFile, stamp);
@@ -71,9 +72,11 @@ export async function ensureStoreServerBinary(
  * (`replace`); returns that go.mod for `go build -modfile`. The project's own go.mod stays as is.
  */
 async function preparePatchedModule(sourceDir: string, outDir: string): Promise<string> {
-  // `go list -m` downloads the module when the cache does not have it yet.
-  const { stdout } = await run('go', ['list', '-m', '-f', '{{.Dir}}', 'github.com/FerretDB/FerretDB'], { cwd: sourceDir });
-  const upstreamDir = stdout.trim();
+  // `go mod download` fetches and unpacks the module when the cache does not have it yet (on a fresh
+  // machine `go list -m` would answer with an empty Dir); go.sum checks what it fetched.
+  const { stdout } = await run('go', ['mod', 'download', '-json', 'github.com/FerretDB/FerretDB'], { cwd: sourceDir });
+  const upstreamDir = (JSON.parse(stdout) as { Dir?: string }).Dir ?? '';
+  if (!upstreamDir) throw new StoreUnavailableError('go mod download did not unpack github.com/FerretDB/FerretDB.');
   const upstreamHash = createHash('sha256').update(await readFile(path.join(upstreamDir, PATCH_TARGET))).digest('hex');
   if (upstreamHash !== PATCH_UPSTREAM_SHA256) {
     throw new StoreUnavailableError(
