@@ -7,6 +7,7 @@ import { productModel, type Product } from '../products/product-model.js';
 import type { Project } from '../projects/project-model.js';
 import { DuplicateKeyError, insertUnique } from '../store/duplicate-key.js';
 import { checkIssuanceRules, createCardBody, IDEMPOTENCY_KEY, validationError, type CreateCardBody } from './create-card-request.js';
+import type { Lease } from '../workflow/order-claims.js';
 import type { OrderQueue } from '../workflow/order-queue.js';
 import type { OrderCharger } from './order-charge.js';
 import { orderModel, type Order, type OrderData } from './order-model.js';
@@ -33,8 +34,11 @@ export class CardOrders {
     connection: Connection,
     private readonly charger: OrderCharger,
     private readonly queue: OrderQueue,
-    /** Hands a charged order to the worker, so it need not wait for the next poll. */
-    private readonly onCharged: (orderId: string) => void = () => undefined,
+    /**
+     * Hands a charged order to the worker, so it need not wait for the next poll; true when the
+     * worker took the order's lease over with it.
+     */
+    private readonly onCharged: (order: Order, lease: Lease) => boolean = () => false,
   ) {
     this.orders = orderModel(connection);
     this.products = productModel(connection);

@@ -2,7 +2,7 @@ import type { Connection, Model } from 'mongoose';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
 import { InsufficientFundsError, type LedgerService } from '../ledger/ledger-service.js';
-import type { OrderClaims } from '../workflow/order-claims.js';
+import type { Lease, OrderClaims } from '../workflow/order-claims.js';
 import type { OrderQueue } from '../workflow/order-queue.js';
 import { orderModel, type Order } from './order-model.js';
 
@@ -34,9 +34,11 @@ export class OrderCharger {
 
   /**
    * Returns the order with its charge decided, charging it here if nobody else is. `stored` is the
-   * order as this caller just wrote it, which saves the first read.
+   * order as this caller just wrote it, which saves the first read. `onCharged` is offered the
+   * order and its lease once charged; it returns true when it takes the lease over (the worker
+   * goes on with the order at once), else the lease is released here.
    */
-  async settle(orderId: string, onCharged?: (orderId: string) => void, stored?: Order): Promise<Order> {
+  async settle(orderId: string, onCharged?: (order: Order, lease: Lease) => boolean, stored?: Order): Promise<Order> {
     const deadline = Date.now() + this.waitMs;
     for (let pause = 5; ; pause = Math.min(pause * 2, 100)) {
       const order = stored ?? (await this.load(orderId));
@@ -44,26 +46,33 @@ export class OrderCharger {
       stored = undefined;
       if (OrderCharger.isSettled(order)) return order;
       const lease = await this.claims.tryClaim(orderId, { fresh });
-      if (lease) {
-        let charged: Order | undefined;
-        try {
-          // Read again under the lease: a previous holder may have charged it meanwhile.
-          charged = await this.chargeUnderLease(await this.load(orderId));
-        } finally {
-          await lease.release();
-        }
-        charged ??= await this.load(orderId);
-        // A refused charge ends the order here; nobody will claim it again.
-        if (charged.status === 'failed') {
-          await this.claims.forget(orderId);
-          await this.queue.remove(orderId);
-        } else {
-          onCharged?.(orderId);
-        }
-        return charged;
-      }
+      if (lease) return this.chargeAndPass(order, fresh && lease.epoch === 1, lease, onCharged);
       if (Date.now() > deadline) throw new GatewayError('service_unavailable');
       await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+
+  /**
+   * Charges under the lease, then passes the lease on or releases it. `firstClaim`: the caller
+   * stored this copy and holds the order's first claim ever, so nobody can have charged it since
+   * (a charge needs a lease); otherwise the order is read again under the lease.
+   */
+  private async chargeAndPass(order: Order, firstClaim: boolean, lease: Lease, onCharged?: (order: Order, lease: Lease) => boolean): Promise<Order> {
+    let leaseDone = false;
+    try {
+      const current = firstClaim ? order : await this.load(order._id);
+      const charged = (await this.chargeUnderLease(current)) ?? (await this.load(order._id));
+      if (charged.status === 'failed') {
+        // A refused charge ends the order here; nobody will claim it again.
+        await this.claims.forget(order._id);
+        await this.queue.remove(order._id);
+        leaseDone = true; // its claims are deleted: nothing left to release
+      } else {
+        leaseDone = onCharged?.(charged, lease) ?? false;
+      }
+      return charged;
+    } finally {
+      if (!leaseDone) await lease.release();
     }
   }
 

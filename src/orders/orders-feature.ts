@@ -79,7 +79,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
   });
-  const orders = new CardOrders(connection, charger, queue, (orderId) => worker.handOff(orderId));
+  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease));
 
   return {
     handlers: createOrderHandlers({ orders, cards }),

@@ -68,11 +68,20 @@ export class IssuanceWorker {
     await Promise.allSettled(this.inFlight.values());
   }
 
-  /** An order just became due (charged by a request): start it now if a slot is free, else soon. */
-  handOff(orderId: string): void {
-    if (!this.running || this.ready.size >= READY_LIMIT) return;
-    this.ready.add(orderId);
-    this.startReady();
+  /**
+   * An order just became due, charged by a request under `lease`. With a slot free the worker
+   * starts it now under that lease, from the order as the charge left it (no claim, no read of its
+   * own) and returns true: the lease is the worker's now. Otherwise it returns false (the caller
+   * releases the lease) and the order waits for a slot here, or beyond READY_LIMIT for the poll.
+   */
+  handOff(order: Order, lease: Lease): boolean {
+    if (!this.running) return false;
+    if (this.inFlight.size < this.options.concurrency && !this.inFlight.has(order._id)) {
+      this.launch(order._id, lease, order);
+      return true;
+    }
+    if (this.ready.size < READY_LIMIT) this.ready.add(order._id);
+    return false;
   }
 
   /**
@@ -134,12 +143,15 @@ export class IssuanceWorker {
     }
   }
 
-  /** Runs an order in a slot; without a lease, claims it first and leaves it if that fails. */
-  private launch(orderId: string, lease?: Lease): void {
+  /**
+   * Runs an order in a slot; without a lease, claims it first and leaves it if that fails.
+   * `order`: the order as the lease holder last wrote it, when known.
+   */
+  private launch(orderId: string, lease?: Lease, order?: Order): void {
     this.ready.delete(orderId);
     const run = (async () => {
       const held = lease ?? (await this.claims.tryClaim(orderId));
-      if (held) await this.drive(orderId, held);
+      if (held) await this.drive(orderId, held, order);
     })()
       .catch((err: unknown) => {
         this.logger.error('could not start an order; the poll retries it', { order_id: orderId, error: err });
@@ -152,10 +164,10 @@ export class IssuanceWorker {
     this.inFlight.set(orderId, run);
   }
 
-  private async drive(orderId: string, lease: Lease): Promise<void> {
+  /** Steps the order while it has steps to take now. `known`: the order as the lease holder left it. */
+  private async drive(orderId: string, lease: Lease, known?: Order): Promise<void> {
     let forgotten = false;
     try {
-      let known: Order | undefined;
       for (;;) {
         // The order as the last step left it, or else as stored.
         const order = known ?? (await this.orders.findById(orderId).lean<Order>());

@@ -3,40 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
-import type { CardProvider, ProviderCard, TopUpResult } from '../../src/provider/card-provider.js';
+import { orderClaimModel, type OrderClaim } from '../../src/workflow/order-claims.js';
 import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
 import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
+import { ScriptedProvider } from '../support/scripted-provider.js';
 import { testConfig } from '../support/test-config.js';
 import { testStore } from '../support/test-store.js';
-
-/** A scripted provider (the one thing tests may fake): behaviours the sandbox does not have. */
-class ScriptedProvider implements CardProvider {
-  hangCreate = false;
-  verifyAnswers: TopUpResult['status'][] = [];
-  calls: string[] = [];
-  private readonly card: ProviderCard = { providerCardId: 'pc_1', status: 'active', maskedPan: '400000******0002', currency: 'USD', balance: 0 };
-
-  async createCard(): Promise<ProviderCard> {
-    this.calls.push('createCard');
-    if (this.hangCreate) await new Promise((r) => setTimeout(r, 1_000));
-    return this.card;
-  }
-  getCard(): Promise<ProviderCard> {
-    return Promise.resolve(this.card);
-  }
-  topUp(): Promise<TopUpResult> {
-    this.calls.push('topUp');
-    return Promise.resolve({ topUpId: 'pt_1', status: 'pending' });
-  }
-  verifyTopUp(): Promise<TopUpResult> {
-    this.calls.push('verifyTopUp');
-    return Promise.resolve({ topUpId: 'pt_1', status: this.verifyAnswers.shift() ?? 'succeeded' });
-  }
-  readCardSecrets() {
-    return Promise.resolve({ pan: '4000000000000002', cvv: '321', expiryMonth: 1, expiryYear: 2031 });
-  }
-}
 
 describe('issuance workflow with a scripted provider', function () {
   this.timeout(30_000);
@@ -106,5 +79,60 @@ describe('issuance workflow with a scripted provider', function () {
     assert.equal(provider.calls.filter((c) => c === 'createCard').length, 2);
     const refund = await ledgerEntryModel(conn()).findOne({ order_id: order._id, kind: 'refund' }).lean();
     assert.equal(refund?.amount, 400);
+  });
+
+  describe('when the worker runs beside the requests', () => {
+    let opened: () => void;
+
+    beforeEach(async () => {
+      provider.createGate = new Promise<void>((resolve) => (opened = resolve));
+      // One slot, and a poll too slow to matter: what starts an order here is the request's hand-over.
+      gateway = await createGateway({
+        config: testConfig({ WORKER_ENABLED: 'true', WORKER_CONCURRENCY: '1', WORKER_POLL_MS: '60000' }),
+        logger: testLogger,
+        connection: conn(),
+        cardProvider: provider,
+      });
+      await gateway.start();
+    });
+
+    afterEach(async () => {
+      opened();
+      await gateway.stop();
+    });
+
+    const claimsOf = (id: string) => orderClaimModel(conn()).find({ order_id: id }).sort({ epoch: 1 }).lean<OrderClaim[]>();
+    const until = async (what: string, done: () => Promise<boolean>): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!(await done())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    const status = async (id: string) => (await orderModel(conn()).findById(id).lean<Order>())?.status;
+
+    it('when a slot is free, then the worker carries the order on under the claim the request charged it with, never released between them', async () => {
+      const id = await createOrder();
+      await until('the worker to reach card creation', () => Promise.resolve(provider.calls.includes('createCard')));
+      const claims = await claimsOf(id);
+      assert.deepEqual(claims.map((c) => c.epoch), [1], 'one claim from the charge to the card');
+      assert.ok(claims[0]!.expires_at.getTime() > Date.now(), 'and it is still held');
+      opened();
+      await until('the order to complete', async () => (await status(id)) === 'completed');
+      await until('its claims to be forgotten', async () => (await claimsOf(id)).length === 0);
+      assert.equal(await queuedOrderModel(conn()).findById(id).lean(), null);
+    });
+
+    it('when no slot is free, then the request releases its claim and the order waits its turn, then completes', async () => {
+      const first = await createOrder();
+      await until('the first order to hold the slot', () => Promise.resolve(provider.calls.includes('createCard')));
+      const second = await createOrder();
+      const [released] = await claimsOf(second);
+      assert.equal(released?.expires_at.getTime(), 0, 'released by the request, so any worker may take it');
+      assert.equal(await status(second), 'new', 'charged, waiting for the slot');
+      opened();
+      await until('both orders to complete', async () => (await status(first)) === 'completed' && (await status(second)) === 'completed');
+      await until('their claims to be forgotten', async () => (await claimsOf(first)).length + (await claimsOf(second)).length === 0);
+    });
   });
 });
