@@ -61,20 +61,29 @@ function prepareUnwrap(alg: UnwrapAlg): () => void {
 }
 
 
+/**
+ * The thread's unwrap rate in its best half-second window: the machine is shared, and a neighbour's
+ * burst should not pass for what the machine can do.
+ */
 function runFlatOut(job: Job): number {
   const op = prepareUnwrap(job.alg);
   for (let i = 0; i < 50; i++) op(); // warm up
-  let ops = 0;
-  const start = performance.now();
-  const end = start + job.durationMs;
+  const windowMs = Math.min(500, job.durationMs);
+  const end = performance.now() + job.durationMs;
+  let best = 0;
   while (performance.now() < end) {
-    op();
-    ops++;
+    let ops = 0;
+    const start = performance.now();
+    while (performance.now() - start < windowMs) {
+      op();
+      ops++;
+    }
+    best = Math.max(best, (ops * 1000) / (performance.now() - start));
   }
-  return (ops * 1000) / (performance.now() - start);
+  return best;
 }
 
-/** Unwraps per second summed over `threads` worker threads (default: every core). */
+/** Unwraps per second summed over `threads` worker threads (default: every core), each at its best window. */
 export async function measureCeiling(alg: UnwrapAlg, durationMs = 3000, threads = availableParallelism()): Promise<number> {
   const self = fileURLToPath(import.meta.url);
   const rates = await Promise.all(
