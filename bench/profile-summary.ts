@@ -1,6 +1,6 @@
 /**
- * Prints where a V8 CPU profile spent its samples: self time by function and by package, the
- * heaviest first. Usage: node dist/bench/profile-summary.js FILE.cpuprofile [rows]
+ * Prints where a V8 CPU profile spent its samples: self time by area (crypto, store client, HTTP,
+ * ...), by package and by function, the heaviest first. Usage: node dist/bench/profile-summary.js FILE.cpuprofile [rows]
  */
 import { readFileSync } from 'node:fs';
 
@@ -35,6 +35,24 @@ function where(url: string): string {
   return own ? own[1]! : url;
 }
 
+/** The parts of a request's cost, by the package or native frame a sample fell in. */
+const AREAS: [area: string, test: RegExp][] = [
+  ['idle (waiting for I/O)', /^\(idle\)/],
+  ['garbage collector', /^\(garbage collector\)/],
+  ['crypto: jose and node:crypto (WebCrypto job setup, keys, base64url)', /^(jose|src\/jose|node:internal\/crypto)/],
+  ['store client: mongodb driver, mongoose, bson', /^(mongodb|mongoose|bson|mquery|kareem|sift)/],
+  ['HTTP and sockets: node:http, streams, express, writes', /^(node:_http|node:net|node:internal\/streams|node:internal\/stream_base|express|router|body-parser|raw-body|finalhandler|send|on-finished|writeBuffer|writev)/],
+  ['logging: winston', /^(winston|logform|triple-beam|readable-stream|src\/logging)/],
+  ['rate limiting', /^express-rate-limit/],
+  ['gateway code (src/)', /^src\//],
+];
+
+function areaOf(place: string, functionName: string): string {
+  const key = place === '(native)' ? functionName : place;
+  return AREAS.find(([, test]) => test.test(key))?.[0] ?? (place === '(native)' ? 'other native (program, microtasks)' : 'other (node internals, other packages)');
+}
+
+const byArea = new Map<string, number>();
 const byFunction = new Map<string, number>();
 const byPackage = new Map<string, number>();
 for (const [id, count] of selfSamples) {
@@ -44,6 +62,8 @@ for (const [id, count] of selfSamples) {
   byFunction.set(name, (byFunction.get(name) ?? 0) + count);
   const pkg = place.startsWith('src/') || place.startsWith('bench/') ? place.split('/').slice(0, 2).join('/') : place;
   byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + count);
+  const area = areaOf(place, functionName);
+  byArea.set(area, (byArea.get(area) ?? 0) + count);
 }
 const print = (title: string, table: Map<string, number>) => {
   process.stdout.write(`${title}\n`);
@@ -51,5 +71,6 @@ const print = (title: string, table: Map<string, number>) => {
     process.stdout.write(`${((count / total) * 100).toFixed(1).padStart(5)}%  ${name}\n`);
   }
 };
-print(`self time by package (${total} samples)`, byPackage);
+print(`self time by area (${total} samples)`, byArea);
+print('self time by package', byPackage);
 print('self time by function', byFunction);
