@@ -1,6 +1,7 @@
 /**
  * The gateway against the machine's cryptographic ceiling (issue 6). One run:
- *  1. the ceiling: RSA-OAEP-256 and ECDH-ES+A256KW unwraps per second on all cores;
+ *  1. the ceiling: RSA-OAEP-256 and ECDH-ES+A256KW unwraps per second on all cores, and what the
+ *     secure channel alone (open a request, seal its answer) costs beside it;
  *  2. a real gateway process on a fresh embedded store, a project with RSA-2048 keys;
  *  3. /orders/check and /cards/create at fixed concurrency (their maximum rate), then at half of
  *     that rate, evenly paced (their latency under normal load);
@@ -24,6 +25,7 @@ import { queuedOrderModel } from '../src/workflow/order-queue.js';
 import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
+import { measureEnvelopeCost } from './envelope-cost.js';
 import { runLoad, runPaced, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
   log('measuring the ceiling (node:crypto, every core)...');
   const ceilingRsa = await measureCeiling('RSA-OAEP-256', 3000);
   const ceilingEcdh = await measureCeiling('ECDH-ES+A256KW', 3000);
+  log('measuring what opening a request and sealing its answer cost...');
+  const envelope = await measureEnvelopeCost();
 
   const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-bench-'));
   const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
@@ -95,6 +99,9 @@ async function main(): Promise<void> {
       // A request's CPU in each process: the profile of where the time goes (the ceiling's unwrap
       // costs cores / ceiling ms of it).
       unwrap_cpu_ms: Math.round((os.availableParallelism() * 1000 * 100) / ceilingRsa) / 100,
+      // The secure channel alone (no HTTP, no store): the best ratio a request could reach.
+      envelope_cpu_ms: envelope,
+      envelope_bound_ratio: Number((os.availableParallelism() * 1000 / ceilingRsa / (envelope.open_ms + envelope.seal_ms)).toFixed(2)),
       check: { max: strip(check.max), half_rate: strip(check.half), ratio: check.max.rps / ceilingRsa, cpu_ms_per_request: check.cpuMs },
       create: { max: strip(create.max), half_rate: strip(create.half), ratio: create.max.rps / ceilingRsa, cpu_ms_per_request: create.cpuMs },
       correctness: {
@@ -110,6 +117,9 @@ async function main(): Promise<void> {
     await writeFile(file, `${JSON.stringify(summary, null, 2)}\n`);
 
     printTable(summary, ceilingRsa, check, create);
+    process.stdout.write(
+      `secure channel alone (ms CPU): open ${envelope.open_ms}, seal ${envelope.seal_ms}: at most ${Math.round(summary.envelope_bound_ratio * 100)}% of the ceiling before HTTP or the store\n`,
+    );
     process.stdout.write(
       `CPU per request (ms): unwrap ${summary.unwrap_cpu_ms}; check: gateway ${check.cpuMs.gateway}, store ${check.cpuMs.store}; ` +
         `create (until its order finished): gateway ${create.cpuMs.gateway}, store ${create.cpuMs.store}\n`,
