@@ -5,6 +5,7 @@ import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { orderClaimModel, type OrderClaim } from '../../src/workflow/order-claims.js';
 import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
+import { waitUntil } from '../support/gateway-process.js';
 import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
 import { ScriptedProvider } from '../support/scripted-provider.js';
@@ -102,18 +103,12 @@ describe('issuance workflow with a scripted provider', function () {
     });
 
     const claimsOf = (id: string) => orderClaimModel(conn()).find({ order_id: id }).sort({ epoch: 1 }).lean<OrderClaim[]>();
-    const until = async (what: string, done: () => Promise<boolean>): Promise<void> => {
-      const deadline = Date.now() + 10_000;
-      while (!(await done())) {
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
+    const until = (what: string, done: () => boolean | Promise<boolean>) => waitUntil(done, 10_000, what);
     const status = async (id: string) => (await orderModel(conn()).findById(id).lean<Order>())?.status;
 
     it('when a slot is free, then the worker carries the order on under the claim the request charged it with, never released between them', async () => {
       const id = await createOrder();
-      await until('the worker to reach card creation', () => Promise.resolve(provider.calls.includes('createCard')));
+      await until('the worker to reach card creation', () => provider.calls.includes('createCard'));
       const claims = await claimsOf(id);
       assert.deepEqual(claims.map((c) => c.epoch), [1], 'one claim from the charge to the card');
       assert.ok(claims[0]!.expires_at.getTime() > Date.now(), 'and it is still held');
@@ -125,7 +120,7 @@ describe('issuance workflow with a scripted provider', function () {
 
     it('when no slot is free, then the request releases its claim and the order waits its turn, then completes', async () => {
       const first = await createOrder();
-      await until('the first order to hold the slot', () => Promise.resolve(provider.calls.includes('createCard')));
+      await until('the first order to hold the slot', () => provider.calls.includes('createCard'));
       const second = await createOrder();
       const [released] = await claimsOf(second);
       assert.equal(released?.expires_at.getTime(), 0, 'released by the request, so any worker may take it');
