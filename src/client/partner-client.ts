@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   JoseFailure,
   importPrivateKey,
@@ -41,6 +41,11 @@ export interface PartnerClientOptions {
   audience?: string;
   /** Which of the gateway's encryption algorithms to use when it offers several (default: its first). */
   gatewayEncryptionAlg?: KeyManagementAlg;
+  /**
+   * How far a sealed answer's `iat` may lie from this client's clock (default 300 s). The answer is
+   * bound to its request by the request's hash anyway; this refuses answers held back for long.
+   */
+  answerMaxSkewS?: number;
   /** How long the gateway's JWKS is trusted before it is fetched again (default 5 minutes). */
   jwksTtlMs?: number;
   fetch?: typeof fetch;
@@ -74,6 +79,14 @@ interface GatewayKeySet {
 }
 
 const JOSE = 'application/jose';
+
+/** What an answer must be bound to: the request as this client sent it. */
+interface SentRequest {
+  jti: string;
+  htu: string;
+  /** base64url SHA-256 of the JWE sent as the body. */
+  hash: string;
+}
 
 /**
  * A typed client for the partner API. It signs and encrypts each request (contract section 2),
@@ -165,15 +178,33 @@ export class PartnerClient {
   }
 
   private async attempt<T>(path: string, body: unknown, options: CallOptions): Promise<GatewayResponse<T>> {
-    const token = await this.seal(this.claims(path, body, options.idempotencyKey));
+    const claims = this.claims(path, body, options.idempotencyKey);
+    const token = await this.seal(claims);
     const headers: Record<string, string> = { 'Content-Type': JOSE, Accept: `${JOSE}, application/json` };
     if (options.idempotencyKey !== undefined) headers['Idempotency-Key'] = options.idempotencyKey;
     if (options.requestId !== undefined) headers['X-Request-Id'] = options.requestId;
     const response = await this.fetch(`${this.baseUrl}${path}`, { method: 'POST', headers, body: token, signal: options.signal });
-    return this.read<T>(response);
+    return this.read<T>(response, { jti: claims.jti, htu: claims.htu, hash: createHash('sha256').update(token, 'ascii').digest('base64url') });
   }
 
-  private async read<T>(response: Response): Promise<GatewayResponse<T>> {
+  /**
+   * A sealed answer must say, inside the signature, that it answers this very request (contract
+   * section 2, Response binding): otherwise it is a genuine answer to another request, swapped in.
+   */
+  private bindingProblem(payload: Record<string, unknown>, sent: SentRequest, status: number): string | undefined {
+    if (payload.iss !== (this.options.audience ?? 'card-gateway')) return 'iss is not the gateway';
+    if (payload.aud !== this.options.projectId) return 'aud is not this project';
+    if (payload.req_sha256 !== sent.hash) return 'req_sha256 does not match the request sent';
+    if (payload.req_jti !== sent.jti) return 'req_jti does not match the request sent';
+    if (payload.req_htu !== sent.htu) return 'req_htu does not match the request sent';
+    if (payload.status !== status) return 'status does not match the HTTP status';
+    if (typeof payload.replayed !== 'boolean') return 'replayed is missing';
+    const iat = payload.iat;
+    if (typeof iat !== 'number' || Math.abs(this.now() / 1000 - iat) > (this.options.answerMaxSkewS ?? 300)) return 'iat outside the accepted window';
+    return undefined;
+  }
+
+  private async read<T>(response: Response, sent: SentRequest): Promise<GatewayResponse<T>> {
     const requestId = response.headers.get('x-request-id') ?? undefined;
     const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     const text = await response.text();
@@ -193,12 +224,15 @@ export class PartnerClient {
       if (err instanceof JoseFailure) throw fail(`the answer could not be opened (${err.reason})`);
       throw err;
     }
+    const mismatch = this.bindingProblem(payload, sent, response.status);
+    if (mismatch) throw fail(`the sealed answer is not bound to this request (${mismatch})`);
     if (response.ok && Object.hasOwn(payload, 'data')) {
       return {
         status: response.status,
         data: payload.data as T,
         requestId: requestId ?? '',
-        idempotentReplayed: response.headers.get('idempotent-replayed') === 'true',
+        // From inside the seal: the header travels outside it and could have been changed.
+        idempotentReplayed: payload.replayed === true,
       };
     }
     if (!response.ok) {

@@ -6,7 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import type { AuthenticatedRequest, PartnerHandler } from '../partner-api/partner-handler.js';
 import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { RateLimiters } from './rate-limit.js';
-import { JOSE_MEDIA_TYPE, sealingResponder } from './responder.js';
+import { JOSE_MEDIA_TYPE, requestHash, sealingResponder } from './responder.js';
 import type { GatewayKeys } from './gateway-keys.js';
 
 declare module 'express-serve-static-core' {
@@ -84,7 +84,14 @@ export function envelope(deps: EnvelopeDeps): (route: PartnerRoute) => RequestHa
       throw err;
     }
     res.locals.projectId = identified.project._id;
-    res.locals.responder = sealingResponder(keys.signingKey, identified.recipient);
+    const claim = (name: string) => (typeof identified.claims[name] === 'string' ? (identified.claims[name]) : null);
+    res.locals.responder = sealingResponder(keys.signingKey, identified.recipient, {
+      gateway: config.GATEWAY_AUDIENCE,
+      projectId: identified.project._id,
+      requestJti: claim('jti'),
+      requestHtu: claim('htu'),
+      requestHash: requestHash(body),
+    });
 
     try {
       const checked = await authenticator.checkClaims(identified, { method: req.method, path: route.path, idempotencyKey });

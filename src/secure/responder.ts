@@ -1,16 +1,51 @@
+import { createHash } from 'node:crypto';
 import type { Responder } from '../http/respond.js';
 import { signThenEncrypt, type EncryptionKey, type SigningKey } from '../jose/index.js';
 
 export const JOSE_MEDIA_TYPE = 'application/jose';
 
 /**
- * The responder of an authenticated request: the payload is signed by the gateway, then encrypted
- * to the project (contract section 2, Response). Installed as `res.locals.responder`, so the
- * central error handler seals errors the same way.
+ * What a sealed answer answers (contract section 2, Response binding). Signed together with the
+ * payload, so nothing on the path can swap two genuine answers, replay an old one, or flip the
+ * replay flag: the partner checks every member against the request it sent.
  */
-export function sealingResponder(signer: SigningKey, recipient: EncryptionKey): Responder {
+export interface AnswerBinding {
+  /** The gateway (its audience string): the answer's `iss`. */
+  gateway: string;
+  /** The project answered: the answer's `aud`. */
+  projectId: string;
+  /** The request's `jti` and `htu` as it sent them (null when that claim was not a string). */
+  requestJti: string | null;
+  requestHtu: string | null;
+  /** base64url SHA-256 of the request body (the JWE compact serialization) as received. */
+  requestHash: string;
+}
+
+/** The `req_sha256` member: what both sides compute over the request JWE's exact bytes. */
+export function requestHash(token: string | Buffer): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+/**
+ * The responder of an authenticated request: the payload and its binding are signed by the
+ * gateway, then encrypted to the project. Installed as `res.locals.responder` by the channel, so
+ * every partner route and the central error handler seal and bind the same way. The replay flag
+ * is read from the `Idempotent-Replayed` header whoever set it, and sealed with the rest.
+ */
+export function sealingResponder(signer: SigningKey, recipient: EncryptionKey, binding: AnswerBinding, now: () => number = Date.now): Responder {
   return async (res, status, payload) => {
-    const token = await signThenEncrypt(Buffer.from(JSON.stringify(payload), 'utf8'), signer, recipient);
+    const sealed = {
+      ...payload,
+      iss: binding.gateway,
+      aud: binding.projectId,
+      iat: Math.floor(now() / 1000),
+      req_jti: binding.requestJti,
+      req_htu: binding.requestHtu,
+      req_sha256: binding.requestHash,
+      status,
+      replayed: res.getHeader('idempotent-replayed') === 'true',
+    };
+    const token = await signThenEncrypt(Buffer.from(JSON.stringify(sealed), 'utf8'), signer, recipient);
     // A Buffer, so Express adds no charset to the media type.
     res.status(status).type(JOSE_MEDIA_TYPE).send(Buffer.from(token, 'ascii'));
   };

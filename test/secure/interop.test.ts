@@ -3,6 +3,7 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createHash,
   createPublicKey,
   generateKeyPairSync,
   privateDecrypt,
@@ -121,8 +122,18 @@ describe('secure channel: interoperability with a partner using node:crypto only
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('content-type'), 'application/jose');
       const payload = jwsVerify(jweDecrypt(await res.text(), 'interop-enc-1', encryption.privateKey), gwSig);
-      assert.deepEqual(payload, {
+      // What docs/secure-channel.md tells other libraries to check: the answer names this request.
+      const { iat, ...bound } = payload as { iat: number };
+      assert.ok(Math.abs(iat - Date.now() / 1000) < 60);
+      assert.deepEqual(bound, {
         data: { endpoint: 'createCard', body: claims.body, idempotency_key: 'interop-key-0001', project_id: projectId },
+        iss: 'card-gateway',
+        aud: projectId,
+        req_jti: claims.jti,
+        req_htu: path,
+        req_sha256: createHash('sha256').update(token).digest('base64url'),
+        status: 200,
+        replayed: false,
       });
 
       // The same token again is a replay: the sealed refusal opens with node:crypto too.
