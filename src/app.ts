@@ -26,6 +26,8 @@ export interface GatewayDeps {
   partnerHandlers?: PartnerHandlers;
   /** Replaces the built-in sandbox card provider (tests inject scripted ones). */
   cardProvider?: CardProvider;
+  /** The secure channel's clock (tests run instances whose clocks differ). */
+  now?: () => number;
 }
 
 export interface Gateway {
@@ -58,7 +60,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
-  const secureChannel = await createSecureChannel({ config, logger, connection });
+  const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));

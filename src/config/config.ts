@@ -48,6 +48,8 @@ const schema = z.object({
   GATEWAY_SIGNING_KEY: z.string().optional(),
   REQUEST_BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
   REQUEST_MAX_AGE_S: int(5, 3600).default(120),
+  REPLAY_CLOCK_SKEW_MS: int(0, 600_000).default(30_000),
+  REPLAY_REDIS_PREFIX: z.string().min(1).max(100).default('card-gateway:replay:'),
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   RATE_LIMIT_PER_ADDRESS: int(1, 10_000_000).default(600),
   RATE_LIMIT_PER_PROJECT: int(1, 10_000_000).default(1200),

@@ -31,6 +31,7 @@ export interface EnvelopeDeps {
   keys: GatewayKeys;
   authenticator: Authenticator;
   limiters: RateLimiters;
+  now: () => number;
 }
 
 const requireJoseMediaType: RequestHandler = (req, _res, next) => {
@@ -58,7 +59,7 @@ function invoke(handler: PartnerHandler): RequestHandler {
  * from then on the sealing responder answers everything, errors included.
  */
 export function envelope(deps: EnvelopeDeps): (route: PartnerRoute) => RequestHandler[] {
-  const { config, logger, keys, authenticator, limiters } = deps;
+  const { config, logger, keys, authenticator, limiters, now } = deps;
   const rawBody = express.raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT_BYTES, inflate: false });
 
   const rejected = (res: Parameters<RequestHandler>[1], err: AuthenticationError) => {
@@ -91,7 +92,7 @@ export function envelope(deps: EnvelopeDeps): (route: PartnerRoute) => RequestHa
       requestJti: claim('jti'),
       requestHtu: claim('htu'),
       requestHash: requestHash(body),
-    });
+    }, now);
 
     try {
       const checked = await authenticator.checkClaims(identified, { method: req.method, path: route.path, idempotencyKey });

@@ -1,10 +1,10 @@
 import type { RequestHandler } from 'express';
 import { rateLimit, type Store } from 'express-rate-limit';
 import { RedisStore } from 'rate-limit-redis';
-import { createClient } from 'redis';
 import type { Config } from '../config/config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { Logger } from '../logging/logger.js';
+import { closeRedis, connectRedis } from './redis.js';
 
 /**
  * Two budgets: per client address, checked before decryption so the expensive step cannot be
@@ -17,24 +17,6 @@ export interface RateLimiters {
   close(): Promise<void>;
 }
 
-/** A configured but unreachable Redis stops the start, like an unreachable database. */
-async function connectOrFail(client: { connect(): Promise<unknown>; destroy(): void; once(e: 'error', l: (err: Error) => void): unknown; off(e: 'error', l: (err: Error) => void): unknown }): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => {
-      client.destroy();
-      reject(new Error(`REDIS_URL: cannot connect to Redis (${err.message})`));
-    };
-    client.once('error', onError);
-    client.connect().then(
-      () => {
-        client.off('error', onError);
-        resolve();
-      },
-      (err: unknown) => onError(err instanceof Error ? err : new Error(String(err))),
-    );
-  });
-}
-
 const rejected: RequestHandler = (_req, _res, next) => next(new GatewayError('rate_limited'));
 
 export async function createRateLimiters(config: Config, logger: Logger): Promise<RateLimiters> {
@@ -42,21 +24,12 @@ export async function createRateLimiters(config: Config, logger: Logger): Promis
   let close = () => Promise.resolve();
 
   if (config.REDIS_URL) {
-    const client = createClient({
-      url: config.REDIS_URL,
-      // While Redis is away, commands fail at once instead of queueing (and holding requests).
-      disableOfflineQueue: true,
-      socket: { connectTimeout: 5000, reconnectStrategy: (retries) => Math.min(100 * 2 ** retries, 5000) },
-    });
-    await connectOrFail(client);
-    // After a successful start, an outage is logged and the limiters let requests through
-    // (passOnStoreError) rather than take the gateway down with Redis; the client reconnects.
-    client.on('error', (err: Error) => logger.warn('rate-limit store error', { error: err.message }));
+    // After a successful start, an outage lets requests through (passOnStoreError) rather than
+    // take the gateway down with Redis.
+    const client = await connectRedis(config.REDIS_URL, logger, 'rate-limit');
     makeStore = (name) =>
       new RedisStore({ sendCommand: (...args: string[]) => client.sendCommand(args), prefix: `${config.RATE_LIMIT_REDIS_PREFIX}${name}:` });
-    close = async () => {
-      if (client.isOpen) await client.close();
-    };
+    close = () => closeRedis(client);
   }
 
   const rateLimitLogger = {

@@ -7,6 +7,7 @@ import { Authenticator } from './authenticator.js';
 import { envelope, type PartnerRoute } from './envelope.js';
 import { loadGatewayKeys, type GatewayKeys } from './gateway-keys.js';
 import { createRateLimiters } from './rate-limit.js';
+import { closeRedis, connectRedis } from './redis.js';
 import { ReplayCache, replayCacheModel } from './replay-cache.js';
 
 /** The secure channel, assembled: what app.ts mounts and what partner routes are wrapped in. */
@@ -25,11 +26,26 @@ export function registerSecureChannelModels(connection: Connection): void {
   replayCacheModel(connection);
 }
 
-export async function createSecureChannel(deps: { config: Config; logger: Logger; connection: Connection }): Promise<SecureChannel> {
-  const { config, logger, connection } = deps;
+export interface SecureChannelDeps {
+  config: Config;
+  logger: Logger;
+  connection: Connection;
+  /** The channel's clock (tests run instances whose clocks differ). */
+  now?: () => number;
+}
+
+export async function createSecureChannel(deps: SecureChannelDeps): Promise<SecureChannel> {
+  const { config, logger, connection, now = Date.now } = deps;
   const keys = await loadGatewayKeys(config, logger);
-  const replayCache = new ReplayCache(connection, config.REQUEST_MAX_AGE_S * 1000, logger);
-  const authenticator = new Authenticator(config, keys, new ProjectRepository(connection), replayCache);
+  const redis = config.REDIS_URL ? await connectRedis(config.REDIS_URL, logger, 'replay cache') : undefined;
+  const replayCache = new ReplayCache(connection, {
+    windowMs: config.REQUEST_MAX_AGE_S * 1000,
+    skewMarginMs: config.REPLAY_CLOCK_SKEW_MS,
+    logger,
+    now,
+    ...(redis && { redis: { client: redis, prefix: config.REPLAY_REDIS_PREFIX } }),
+  });
+  const authenticator = new Authenticator(config, keys, new ProjectRepository(connection), replayCache, now);
   const limiters = await createRateLimiters(config, logger);
 
   const jwksRouter = Router();
@@ -42,8 +58,11 @@ export async function createSecureChannel(deps: { config: Config; logger: Logger
   return {
     keys,
     jwksRouter,
-    protect: envelope({ config, logger, keys, authenticator, limiters }),
+    protect: envelope({ config, logger, keys, authenticator, limiters, now }),
     replayCache,
-    close: () => limiters.close(),
+    close: async () => {
+      await limiters.close();
+      if (redis) await closeRedis(redis);
+    },
   };
 }

@@ -32,6 +32,8 @@ export interface TestGatewayOptions {
   partnerHandlers?: PartnerHandlers;
   /** Generate the gateway's keys anew instead of reusing the suite's (key rotation tests). */
   freshKeys?: boolean;
+  /** The gateway's secure-channel clock (instances whose clocks differ). */
+  now?: () => number;
 }
 
 let sharedKeysDir: Promise<string> | undefined;
@@ -55,6 +57,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     logger: testLogger,
     connection: testStore().connection,
     partnerHandlers: options.partnerHandlers,
+    ...(options.now && { now: options.now }),
   });
   const server = await startServer(gateway.app, '127.0.0.1', 0);
   lastUrl = server.url;
