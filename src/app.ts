@@ -5,7 +5,7 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
-import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
+import { createAdmin } from './admin/admin-app.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
 import { partnerRoutes } from './partner-api/routes.js';
@@ -59,7 +59,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
   app.use(healthRoutes(connection, readiness));
-  if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
+  if (admin.kind === 'main') app.use(admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
@@ -80,8 +80,8 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   };
 }
 
+/** `true` is refused by the configuration: trusting every X-Forwarded-For hands out budgets. */
 function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'true') return true;
   if (value === 'false') return false;
   if (/^\d+$/.test(value)) return Number(value);
   return value;

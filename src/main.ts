@@ -5,7 +5,7 @@ import { connectDatabase } from './store/database.js';
 import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.js';
 import { createGateway } from './app.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
-import { startServer } from './server.js';
+import { serverLimits, startServer } from './server.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
 async function main(): Promise<void> {
@@ -34,8 +34,8 @@ async function main(): Promise<void> {
     const connection = await connectDatabase(uri);
     const gateway = await createGateway({ config, logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
-    const server = await startServer(gateway.app, config.HOST, config.PORT);
-    const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.HOST, config.ADMIN_PORT ?? 0));
+    const server = await startServer(gateway.app, config.HOST, config.PORT, serverLimits(config));
+    const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.ADMIN_HOST, config.ADMIN_PORT ?? 0, serverLimits(config)));
     await gateway.start();
     if (adminServer) logger.info('admin api listening', { url: adminServer.url });
     logger.info('gateway listening', { url: server.url });

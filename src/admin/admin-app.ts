@@ -1,4 +1,4 @@
-import express, { type Express, type Router } from 'express';
+import express, { Router, type Express } from 'express';
 import type { Connection } from 'mongoose';
 import { createBackOffice } from '../back-office/back-office.js';
 import type { Config } from '../config/config.js';
@@ -13,9 +13,9 @@ export const ADMIN_PREFIX = '/admin/v1';
 export type AdminMount =
   /** ADMIN_ENABLED=false: no admin routes anywhere. */
   | { kind: 'off' }
-  /** Mounted on the main app at /admin/v1. */
+  /** Development without ADMIN_PORT: the admin side, mounted on the main app. */
   | { kind: 'main'; router: Router }
-  /** ADMIN_PORT set: its own app (own port), and nothing on the main port. */
+  /** ADMIN_PORT set, and always in production: its own app (own listener), nothing on the partner port. */
   | { kind: 'own-port'; app: Express };
 
 /**
@@ -28,13 +28,16 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
   if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
     logger.warn('admin API enabled without ADMIN_TOKENS: every admin request will be refused');
   }
-  const router = adminRoutes(backOffice, { tokens: config.ADMIN_TOKENS, stuckAfterS: config.STUCK_ORDER_AFTER_S, ...(provider && { provider }) });
-  if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
+  const adminSide = Router();
+  // The one place admin-side routers are mounted (the admin API; a console or /metrics, one line
+  // each): whatever is mounted here follows the admin API's listener and never the partners'.
+  adminSide.use(ADMIN_PREFIX, adminRoutes(backOffice, { tokens: config.ADMIN_TOKENS, stuckAfterS: config.STUCK_ORDER_AFTER_S, ...(provider && { provider }) }));
+  if (config.ADMIN_PORT === undefined && config.NODE_ENV !== 'production') return { kind: 'main', router: adminSide };
 
   const app = express();
   app.disable('x-powered-by');
   app.use(requestContext(logger));
-  app.use(ADMIN_PREFIX, router);
+  app.use(adminSide);
   app.use(notFound);
   app.use(errorHandler(logger));
   return { kind: 'own-port', app };

@@ -31,18 +31,36 @@ const namedList = z.string().transform((raw, ctx) => {
   return entries;
 });
 
+const DEFAULT_AUDIENCE = 'card-gateway';
+
 const schema = z.object({
-  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  // Unset: development on the embedded store, production when MONGODB_URI names a real one.
+  NODE_ENV: z.enum(['development', 'test', 'production']).optional(),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(8080),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(100, 120_000).default(10_000),
-  TRUST_PROXY: z.string().default('false'),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine((v) => v !== 'true', 'true would trust any X-Forwarded-For a client sends: give the hop count or the proxy addresses'),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000, 120_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5_000),
+  HTTP_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  PUBLIC_BASE_URL: z
+    .url({ protocol: /^https?$/ })
+    .refine((v) => {
+      if (!URL.canParse(v)) return true; // reported by .url() already
+      const u = new URL(v);
+      return u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    }, 'must be a scheme, host, optional port and optional path, nothing else')
+    .optional(),
 
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI').optional(),
   EMBEDDED_STORE_DIR: z.string().min(1).default('data'),
 
-  GATEWAY_AUDIENCE: z.string().min(1).default('card-gateway'),
+  GATEWAY_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
   GATEWAY_KEYS_DIR: z.string().min(1).default('.keys'),
   GATEWAY_ENCRYPTION_KEYS: z.string().optional(),
   GATEWAY_SIGNING_KEY: z.string().optional(),
@@ -72,13 +90,18 @@ const schema = z.object({
 
   ADMIN_ENABLED: bool.default(true),
   ADMIN_PORT: int(0, 65535).optional(),
+  ADMIN_HOST: z.string().min(1).default('127.0.0.1'),
+  ADMIN_AUTH_MAX_FAILURES: int(1, 100_000).default(10),
+  ADMIN_AUTH_WINDOW_MS: int(1000, 86_400_000).default(300_000),
   ADMIN_TOKENS: namedList.optional(),
   STUCK_ORDER_AFTER_S: int(1, 30 * 86_400).default(900),
 });
 
 type Parsed = z.infer<typeof schema>;
 
-export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED'> & {
+export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED' | 'NODE_ENV'> & {
+  /** As set, or resolved when unset: production when MONGODB_URI is set, development otherwise. */
+  NODE_ENV: 'development' | 'test' | 'production';
   SANDBOX_SIMULATOR_ENABLED: boolean;
   /** Absolute folders, resolved against the working directory. */
   embeddedStoreDir: string;
@@ -100,16 +123,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!result.success) {
     throw new ConfigError(result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
   }
-  const c = result.data;
+  // A process pointed at a real store is a deployment unless development is stated: generated keys
+  // on a throwaway disk, simulator routes and staff routes on the partner port are never guessed.
+  const nodeEnv = result.data.NODE_ENV ?? (result.data.MONGODB_URI ? 'production' : 'development');
+  const c = { ...result.data, NODE_ENV: nodeEnv };
   const problems: string[] = [];
 
   if (c.NODE_ENV === 'production') {
+    const why = result.data.NODE_ENV ? 'in production' : 'in production (MONGODB_URI is set and NODE_ENV is not: set NODE_ENV=development to use development defaults)';
     if (!c.MONGODB_URI) problems.push('MONGODB_URI: required in production (the embedded store is for development and tests)');
-    if (!c.GATEWAY_ENCRYPTION_KEYS) problems.push('GATEWAY_ENCRYPTION_KEYS: required in production');
-    if (!c.GATEWAY_SIGNING_KEY) problems.push('GATEWAY_SIGNING_KEY: required in production');
-    if (!c.CARD_DATA_KEYS) problems.push('CARD_DATA_KEYS: required in production');
-    if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push('ADMIN_TOKENS: required in production while ADMIN_ENABLED is true');
+    if (!c.GATEWAY_ENCRYPTION_KEYS) problems.push(`GATEWAY_ENCRYPTION_KEYS: required ${why}`);
+    if (!c.GATEWAY_SIGNING_KEY) problems.push(`GATEWAY_SIGNING_KEY: required ${why}`);
+    if (!c.CARD_DATA_KEYS) problems.push(`CARD_DATA_KEYS: required ${why}`);
+    if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push(`ADMIN_TOKENS: required ${why} while ADMIN_ENABLED is true`);
+    if (c.ADMIN_ENABLED && c.ADMIN_PORT === undefined) problems.push(`ADMIN_PORT: required ${why} while ADMIN_ENABLED is true (staff routes never share the partner port)`);
+    if (c.GATEWAY_AUDIENCE === DEFAULT_AUDIENCE) problems.push(`GATEWAY_AUDIENCE: set a value of this deployment's own ${why} (the default "${DEFAULT_AUDIENCE}" would accept tokens made for any other)`);
   }
+  if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   if (c.CARD_DATA_KEYS && !c.CARD_DATA_ACTIVE_KEY_ID) {
     problems.push('CARD_DATA_ACTIVE_KEY_ID: required when CARD_DATA_KEYS is set');
   }

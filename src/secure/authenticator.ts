@@ -119,7 +119,7 @@ export class Authenticator {
     if (Math.abs(this.now() / 1000 - iat) > this.config.REQUEST_MAX_AGE_S) throw new AuthenticationError('request_expired', 'iat outside window');
 
     if (claims.htm !== binding.method) throw new AuthenticationError('request_binding_mismatch', 'htm');
-    if (!htuMatches(claims.htu, binding.path)) throw new AuthenticationError('request_binding_mismatch', 'htu');
+    if (!htuMatches(claims.htu, binding.path, this.config.PUBLIC_BASE_URL)) throw new AuthenticationError('request_binding_mismatch', 'htu');
 
     const idk = claims.idk;
     if (idk !== undefined || binding.idempotencyKey !== undefined) {
@@ -170,14 +170,20 @@ function cacheKeyOf(key: ProjectKey<string>): string {
   return `${key.kid}|${key.alg}|${JSON.stringify(key.jwk)}`;
 }
 
-/** `htu` names the endpoint: its path, or an absolute URL with that path (RFC 9449 style). */
-function htuMatches(htu: unknown, path: string): boolean {
+/**
+ * `htu` names the endpoint: its path, or (RFC 9449 style) the whole URL the partner called, which
+ * must be the configured PUBLIC_BASE_URL followed by that path: same scheme, host, port and path.
+ * Without PUBLIC_BASE_URL the gateway does not know its public URL, so absolute `htu` is refused.
+ */
+function htuMatches(htu: unknown, path: string, publicBaseUrl: string | undefined): boolean {
   if (typeof htu !== 'string' || htu.length > 2048) return false;
   if (htu === path) return true;
-  if (!/^https?:\/\//i.test(htu)) return false;
+  if (!publicBaseUrl || !/^https?:\/\//i.test(htu)) return false;
   try {
     const url = new URL(htu);
-    return url.pathname === path && url.search === '' && url.hash === '';
+    const base = new URL(publicBaseUrl);
+    const expectedPath = `${base.pathname.replace(/\/+$/, '')}${path}`;
+    return url.origin === base.origin && url.pathname === expectedPath && url.search === '' && url.hash === '' && url.username === '' && url.password === '';
   } catch {
     return false;
   }

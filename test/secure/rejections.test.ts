@@ -30,7 +30,7 @@ describe('secure channel: every refusal from a real crafted request', function (
   const replayEntries = () => testStore().connection.collection('replay_cache').countDocuments({});
 
   before(async () => {
-    gw = await startTestGateway({ partnerHandlers: echoHandlers() });
+    gw = await startTestGateway({ partnerHandlers: echoHandlers(), config: { PUBLIC_BASE_URL: 'https://gateway.example' } });
     tp = await createTestProject({ url: gw.url, signingAlg: 'ES256', encryptionAlg: 'RSA-OAEP-256' });
     other = await createTestProject({ url: gw.url, signingAlg: 'ES256' });
     gwKeys = await gatewayEncryptionKeys(gw.url);
@@ -207,7 +207,13 @@ describe('secure channel: every refusal from a real crafted request', function (
   it('when htu names another route, htm another method or aud another audience, then 401 request_binding_mismatch', async () => {
     for (const overrides of [
       { htu: '/api/v1/cards/get' },
-      { htu: `http://gateway.example${CREATE}` },
+      { htu: `https://gateway.example${CREATE}` },
+      // A foreign scheme, host or port with the right path (issue 15 point 5).
+      { htu: `http://evil${CHECK}` },
+      { htu: `https://evil.example${CHECK}` },
+      { htu: `http://gateway.example${CHECK}` },
+      { htu: `https://gateway.example:8443${CHECK}` },
+      { htu: `https://user@gateway.example${CHECK}` },
       { htu: '/API/V1/ORDERS/CHECK' },
       { htu: `${CHECK}?x=1` },
       { htm: 'GET' },
@@ -216,9 +222,22 @@ describe('secure channel: every refusal from a real crafted request', function (
     ]) {
       await expectSealed(await postRaw(gw.url, CHECK, await seal(requestClaims(tp, CHECK, overrides))), 401, 'request_binding_mismatch');
     }
-    // An absolute URL with this path is the same binding.
-    const ok = await postRaw(gw.url, CHECK, await seal(requestClaims(tp, CHECK, { htu: `https://gateway.example${CHECK}` })));
-    assert.equal(ok.status, 200);
+    // The whole public URL of this endpoint is the same binding (default port spelled or not).
+    for (const htu of [`https://gateway.example${CHECK}`, `https://GATEWAY.example:443${CHECK}`]) {
+      assert.equal((await postRaw(gw.url, CHECK, await seal(requestClaims(tp, CHECK, { htu })))).status, 200, htu);
+    }
+  });
+
+  it('when PUBLIC_BASE_URL is not configured, then an absolute htu is refused and the path alone is accepted', async () => {
+    const bare = await startTestGateway({ partnerHandlers: echoHandlers() });
+    try {
+      const key = (await gatewayEncryptionKeys(bare.url))['ECDH-ES+A256KW'];
+      const send = async (htu: string) => postRaw(bare.url, CHECK, await encryptTo(await signClaims(requestClaims(tp, CHECK, { htu }), tp.keys.signing), key));
+      await expectSealed(await send(`https://gateway.example${CHECK}`), 401, 'request_binding_mismatch');
+      assert.equal((await send(CHECK)).status, 200);
+    } finally {
+      await bare.close();
+    }
   });
 
   it('when idk differs from the Idempotency-Key header, or one of them is missing, then 401 request_binding_mismatch', async () => {

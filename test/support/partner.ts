@@ -9,7 +9,7 @@ import { newId } from '../../src/ids/ids.js';
 import type { PartnerHandlers } from '../../src/partner-api/partner-handler.js';
 import type { Project, ProjectStatus } from '../../src/projects/project-model.js';
 import { ProjectRepository } from '../../src/projects/project-repository.js';
-import { startServer } from '../../src/server.js';
+import { serverLimits, startServer } from '../../src/server.js';
 import { testLogger } from './log-capture.js';
 import { registerSecret } from './log-audit.js';
 import { testConfig } from './test-config.js';
@@ -59,7 +59,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     partnerHandlers: options.partnerHandlers,
     ...(options.now && { now: options.now }),
   });
-  const server = await startServer(gateway.app, '127.0.0.1', 0);
+  const server = await startServer(gateway.app, '127.0.0.1', 0, serverLimits(config));
   lastUrl = server.url;
   return {
     url: server.url,
