@@ -31,7 +31,13 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
   const adminSide = Router();
   // The one place admin-side routers are mounted (the admin API; a console or /metrics, one line
   // each): whatever is mounted here follows the admin API's listener and never the partners'.
-  adminSide.use(ADMIN_PREFIX, adminRoutes(backOffice, { tokens: config.ADMIN_TOKENS, stuckAfterS: config.STUCK_ORDER_AFTER_S, ...(provider && { provider }) }));
+  adminSide.use(ADMIN_PREFIX, adminRoutes(backOffice, {
+    tokens: config.ADMIN_TOKENS,
+    stuckAfterS: config.STUCK_ORDER_AFTER_S,
+    authThrottle: { maxFailures: config.ADMIN_AUTH_MAX_FAILURES, windowMs: config.ADMIN_AUTH_WINDOW_MS },
+    logger,
+    ...(provider && { provider }),
+  }));
   if (config.ADMIN_PORT === undefined && config.NODE_ENV !== 'production') return { kind: 'main', router: adminSide };
 
   const app = express();

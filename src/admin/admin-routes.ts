@@ -7,7 +7,9 @@ import { parseInput } from '../back-office/validate.js';
 import { SLUGS } from '../errors/slugs.js';
 import { sendData } from '../http/respond.js';
 import type { CardProvider } from '../provider/card-provider.js';
-import { staffAuth } from './staff-auth.js';
+import type { Logger } from '../logging/logger.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { staffAuth, staffAuthThrottle, type StaffAuthThrottle } from './staff-auth.js';
 
 const reconcileSchema = z
   .object({
@@ -23,7 +25,15 @@ export interface AdminRouteOptions {
   stuckAfterS: number;
   /** Cards are compared with it when given. */
   provider?: CardProvider;
+  authThrottle: StaffAuthThrottle;
+  logger: Logger;
 }
+
+/** A repeated parameter arrives as an array; silently picking one would drop a filter. */
+const singleQueryValues: express.RequestHandler = (req, _res, next) => {
+  const repeated = Object.values(req.query as Record<string, unknown>).some((v) => typeof v !== 'string');
+  next(repeated ? new GatewayError('validation_error', undefined, { issues: [{ path: 'query', message: 'a query parameter is given more than once' }] }) : undefined);
+};
 
 const PAGE_KEYS = new Set(['limit', 'cursor']);
 
@@ -35,7 +45,9 @@ export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions):
   const { orders, projects, funding, products, cardholders, audit } = backOffice;
   const router = Router();
   // Authentication comes before the body is even parsed: an anonymous caller costs nothing.
-  router.use(staffAuth(options.tokens));
+  router.use(staffAuthThrottle(options.authThrottle, options.logger));
+  router.use(staffAuth(options.tokens, options.logger));
+  router.use(singleQueryValues);
   router.use(express.json({ limit: '64kb', strict: true }));
 
   const actor = (res: Response): Actor => ({ staff: res.locals.staff!, via: 'admin_api', requestId: res.locals.requestId });

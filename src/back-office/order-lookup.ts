@@ -83,7 +83,9 @@ function decodeCursor(cursor: string): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && Number.isSafeInteger(parsed[0]) && typeof parsed[1] === 'string') {
-      return { createdAt: new Date(parsed[0] as number), id: parsed[1] };
+      const createdAt = new Date(parsed[0] as number);
+      // Outside the Date range (|ms| > 8.64e15) the date is invalid and the store query would throw.
+      if (!Number.isNaN(createdAt.getTime())) return { createdAt, id: parsed[1] };
     }
   } catch {
     // fall through

@@ -7,6 +7,7 @@ export const SLUGS = {
   // 400
   idempotency_key_required: { status: 400, message: 'The Idempotency-Key header is required.' },
   validation_error: { status: 400, message: 'The request body is not valid.' },
+  malformed_request: { status: 400, message: 'The request could not be understood.' },
   external_user_id_required: { status: 400, message: 'external_user_id is required.' },
   // 401: the envelope could not be trusted
   invalid_encryption: { status: 401, message: 'The request could not be decrypted.' },

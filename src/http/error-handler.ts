@@ -21,6 +21,21 @@ const BODY_PARSER_SLUGS: Record<string, Slug> = {
   'charset.unsupported': 'unsupported_media_type',
 };
 
+// Other client errors raised by Express itself (a bad percent-escape in a path is a URIError with
+// status 400): the status says whose fault it is; the slug never carries the input.
+const CLIENT_ERROR_SLUGS: Record<number, Slug> = {
+  400: 'malformed_request',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+};
+
+function clientErrorSlug(err: unknown): Slug | undefined {
+  const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status ?? (err as { statusCode?: unknown } | null)?.statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  return CLIENT_ERROR_SLUGS[status] ?? 'malformed_request';
+}
+
 function isStoreDown(err: unknown): boolean {
   return (
     err instanceof mongoose.mongo.MongoServerSelectionError ||
@@ -36,6 +51,7 @@ function isStoreDown(err: unknown): boolean {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, _req, res, _next) => {
     const bodyParserType = (err as { type?: unknown } | null)?.type;
+    const clientSlug = clientErrorSlug(err);
     let slug: Slug;
     let gatewayError: GatewayError | undefined;
     if (err instanceof GatewayError) {
@@ -43,6 +59,8 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       slug = err.slug;
     } else if (typeof bodyParserType === 'string' && BODY_PARSER_SLUGS[bodyParserType]) {
       slug = BODY_PARSER_SLUGS[bodyParserType];
+    } else if (clientSlug) {
+      slug = clientSlug;
     } else if (isStoreDown(err)) {
       slug = 'service_unavailable';
       logger.error('store unavailable', { request_id: res.locals.requestId, error: err });

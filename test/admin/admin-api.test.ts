@@ -36,7 +36,8 @@ describe('admin API: staff tokens, audit log, administration', function () {
 
   before(async () => {
     connection = await isolatedDb('admin');
-    app = (await createGateway({ config: testConfig({ ADMIN_TOKENS: TOKENS }), logger: testLogger, connection })).app;
+    // Its refusal cases fail authentication on purpose; the throttle has its own test (admin-hostile).
+    app = (await createGateway({ config: testConfig({ ADMIN_TOKENS: TOKENS, ADMIN_AUTH_MAX_FAILURES: '1000' }), logger: testLogger, connection })).app;
   });
   after(async () => {
     await dropIsolatedDb(connection);
