@@ -71,6 +71,8 @@ const schema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   RATE_LIMIT_PER_ADDRESS: int(1, 10_000_000).default(600),
   RATE_LIMIT_PER_PROJECT: int(1, 10_000_000).default(1200),
+  PREAUTH_MAX_CONCURRENT: int(1, 10_000).default(16),
+  PREAUTH_MAX_QUEUED: int(0, 100_000).default(256),
   RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(100).default('card-gateway:rl:'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 

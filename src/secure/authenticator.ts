@@ -3,6 +3,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import {
   JoseFailure,
   KeyCache,
+  inspectJwe,
   importPublicKey,
   isKeyManagementAlg,
   isSignatureAlg,
@@ -75,6 +76,20 @@ export class Authenticator {
     private readonly replayCache: ReplayCache,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * Stage 0, no cryptography: the JWE's shape, header allow-lists and `kid`. Run before a request
+   * waits for a decryption slot, so junk that fails here costs almost nothing and takes no slot.
+   */
+  precheck(token: string): void {
+    try {
+      const { header } = inspectJwe(token);
+      if (!this.keys.decryptionKeys.has(header.kid)) throw new JoseFailure('unknown_key_id', 'no gateway key with this kid');
+    } catch (err) {
+      if (err instanceof JoseFailure) throw joseToGatewayError(err);
+      throw err;
+    }
+  }
 
   /** Stage 1: decrypt, verify the signature against the named project's key, admit the project. */
   async identify(token: string): Promise<Identified> {

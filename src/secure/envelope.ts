@@ -8,6 +8,7 @@ import { AuthenticationError, type Authenticator } from './authenticator.js';
 import type { RateLimiters } from './rate-limit.js';
 import { JOSE_MEDIA_TYPE, requestHash, sealingResponder } from './responder.js';
 import type { GatewayKeys } from './gateway-keys.js';
+import type { WorkLimit } from './work-limit.js';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -31,6 +32,8 @@ export interface EnvelopeDeps {
   keys: GatewayKeys;
   authenticator: Authenticator;
   limiters: RateLimiters;
+  /** Caps the decryptions and signature checks done before a sender is known. */
+  preAuth: WorkLimit;
   now: () => number;
 }
 
@@ -59,7 +62,7 @@ function invoke(handler: PartnerHandler): RequestHandler {
  * from then on the sealing responder answers everything, errors included.
  */
 export function envelope(deps: EnvelopeDeps): (route: PartnerRoute) => RequestHandler[] {
-  const { config, logger, keys, authenticator, limiters, now } = deps;
+  const { config, logger, keys, authenticator, limiters, preAuth, now } = deps;
   const rawBody = express.raw({ type: () => true, limit: config.REQUEST_BODY_LIMIT_BYTES, inflate: false });
 
   const rejected = (res: Parameters<RequestHandler>[1], err: AuthenticationError) => {
@@ -79,7 +82,8 @@ export function envelope(deps: EnvelopeDeps): (route: PartnerRoute) => RequestHa
 
     let identified;
     try {
-      identified = await authenticator.identify(token);
+      authenticator.precheck(token);
+      identified = await preAuth.run(() => authenticator.identify(token));
     } catch (err) {
       if (err instanceof AuthenticationError) rejected(res, err);
       throw err;

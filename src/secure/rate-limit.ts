@@ -7,8 +7,8 @@ import type { Logger } from '../logging/logger.js';
 import { closeRedis, connectRedis } from './redis.js';
 
 /**
- * Two budgets: per client address, checked before decryption so the expensive step cannot be
- * driven by one source; and per authenticated project. In memory by default; in Redis when
+ * Two budgets: per client address for requests that fail authentication, checked before
+ * decryption so the expensive step cannot be driven by one source; and per authenticated project. In memory by default; in Redis when
  * REDIS_URL is set, so every gateway instance draws on the same budgets.
  */
 export interface RateLimiters {
@@ -46,7 +46,15 @@ export async function createRateLimiters(config: Config, logger: Logger): Promis
   };
 
   return {
-    perAddress: rateLimit({ ...common, limit: config.RATE_LIMIT_PER_ADDRESS, store: makeStore('addr') }),
+    // Only requests whose sender is not established count: an authenticated partner spends its
+    // project's budget, never that of the address it shares (behind a terminator) with junk.
+    perAddress: rateLimit({
+      ...common,
+      limit: config.RATE_LIMIT_PER_ADDRESS,
+      store: makeStore('addr'),
+      skipSuccessfulRequests: true,
+      requestWasSuccessful: (_req, res) => res.locals.projectId !== undefined,
+    }),
     perProject: rateLimit({
       ...common,
       limit: config.RATE_LIMIT_PER_PROJECT,

@@ -9,6 +9,7 @@ import { loadGatewayKeys, type GatewayKeys } from './gateway-keys.js';
 import { createRateLimiters } from './rate-limit.js';
 import { closeRedis, connectRedis } from './redis.js';
 import { ReplayCache, replayCacheModel } from './replay-cache.js';
+import { WorkLimit } from './work-limit.js';
 
 /** The secure channel, assembled: what app.ts mounts and what partner routes are wrapped in. */
 export interface SecureChannel {
@@ -58,7 +59,7 @@ export async function createSecureChannel(deps: SecureChannelDeps): Promise<Secu
   return {
     keys,
     jwksRouter,
-    protect: envelope({ config, logger, keys, authenticator, limiters, now }),
+    protect: envelope({ config, logger, keys, authenticator, limiters, now, preAuth: new WorkLimit(config.PREAUTH_MAX_CONCURRENT, config.PREAUTH_MAX_QUEUED) }),
     replayCache,
     close: async () => {
       await limiters.close();
