@@ -83,6 +83,7 @@ const schema = z.object({
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_POLL_MS: int(10, 60_000).default(250),
   WORKER_LEASE_MS: int(1000, 600_000).default(30_000),
+  WORKFLOW_PAUSE_AT: z.string().regex(/^(charge|card|topup|verify|failure|refund)(@\S+)?$/, 'must be step or step@project_id').optional(),
   PROVIDER_MAX_ATTEMPTS: int(1, 100).default(5),
   PROVIDER_RETRY_BASE_MS: int(1, 60_000).default(200),
   PROVIDER_TIMEOUT_MS: int(10, 120_000).default(10_000),

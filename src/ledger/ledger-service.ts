@@ -90,6 +90,30 @@ export class LedgerService {
     return this.queue.run(request.project_id, () => this.appendWithRetry(request));
   }
 
+  /**
+   * An order's charge, decided once for all its holders. `decide(covered)` runs in this project's
+   * queue, told whether the balance covers the charge (the chain's true last entry is read when the
+   * remembered one does not), and records the decision where every holder of the order finds it
+   * (the order's transition log): it returns the decision that holds, which may be another
+   * holder's. Only a decision to charge appends, so a holder that decided to refuse and paused can
+   * never meet a charge made after its decision: that charge needed the decision it lost. The
+   * append follows in the same turn of the queue, so no charge of this process takes the balance
+   * in between; a charge of another process still can, and then this throws
+   * InsufficientFundsError with the decision standing (the caller retries later).
+   * Returns the entry, or undefined when the decision is to refuse.
+   */
+  chargeOnce(request: AppendRequest, decide: (covered: boolean) => Promise<boolean>): Promise<AppendResult | undefined> {
+    if (!Number.isSafeInteger(request.amount) || request.amount >= 0) {
+      return Promise.reject(new RangeError('a charge must be a negative safe integer'));
+    }
+    return this.queue.run(request.project_id, async () => {
+      let last = await this.startingPoint(request.project_id);
+      if ((last?.balance_after ?? 0) + request.amount < 0) last = await this.walkForward(request.project_id, last);
+      if (!(await decide((last?.balance_after ?? 0) + request.amount >= 0))) return undefined;
+      return this.appendWithRetry(request);
+    });
+  }
+
   private async appendWithRetry(request: AppendRequest): Promise<AppendResult> {
     const projectId = request.project_id;
     let last = await this.startingPoint(projectId);

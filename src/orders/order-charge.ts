@@ -3,8 +3,18 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
 import { InsufficientFundsError, type LedgerService } from '../ledger/ledger-service.js';
 import type { Lease, OrderClaims } from '../workflow/order-claims.js';
+import { CHARGING, type OrderTransition, type OrderTransitions } from '../workflow/order-transitions.js';
+import type { PausePoints } from '../workflow/pause-point.js';
 import type { OrderQueue } from '../workflow/order-queue.js';
 import { orderModel, type Order } from './order-model.js';
+
+/** How soon an order whose charge is decided but found the balance taken is tried again. */
+const CHARGE_RETRY_MS = 1000;
+
+/** The order refused for want of funds (answered 422, never charged). */
+function refusedFields(): Partial<Order> {
+  return { status: 'failed', rejected: true, last_error_slug: 'insufficient_funds', last_error: SLUGS.insufficient_funds.message, failed_at: new Date() };
+}
 
 /**
  * The charge of a card-issue order: fee plus initial balance, taken from the project's ledger
@@ -23,6 +33,8 @@ export class OrderCharger {
     private readonly queue: OrderQueue,
     /** How long a request waits for another holder of the order before giving up with 503. */
     private readonly waitMs: number,
+    private readonly fence: OrderTransitions,
+    private readonly pauses: PausePoints,
   ) {
     this.orders = orderModel(connection);
   }
@@ -46,7 +58,11 @@ export class OrderCharger {
       stored = undefined;
       if (OrderCharger.isSettled(order)) return order;
       const lease = await this.claims.tryClaim(orderId, { fresh });
-      if (lease) return this.chargeAndPass(order, fresh && lease.epoch === 1, lease, onCharged);
+      if (lease) {
+        const charged = await this.chargeAndPass(order, fresh && lease.epoch === 1, lease, onCharged);
+        // Unsettled: decided to charge, and the balance was taken by another process meanwhile.
+        if (OrderCharger.isSettled(charged)) return charged;
+      }
       if (Date.now() > deadline) throw new GatewayError('service_unavailable');
       await new Promise((r) => setTimeout(r, pause));
     }
@@ -67,7 +83,7 @@ export class OrderCharger {
         await this.claims.forget(order._id);
         await this.queue.remove(order._id);
         leaseDone = true; // its claims are deleted: nothing left to release
-      } else {
+      } else if (OrderCharger.isSettled(charged)) {
         leaseDone = onCharged?.(charged, lease) ?? false;
       }
       return charged;
@@ -77,54 +93,47 @@ export class OrderCharger {
   }
 
   /**
-   * The charge itself; the caller holds the order's lease. Idempotent. Returns the order as it now
-   * stands when this call's update is known to have applied, else undefined (read it).
+   * The charge itself; the caller holds the order's lease. Idempotent, and fenced by the order's
+   * transition log (docs/workflow.md): the decision to charge or to refuse is recorded once before
+   * the ledger is touched, and every holder follows the decision that was recorded first. Returns
+   * the order as it now stands when known without reading it (undefined: read it); an order whose
+   * charge is decided but could not be appended yet comes back unsettled, due again later.
    */
   async chargeUnderLease(order: Order): Promise<Order | undefined> {
     if (OrderCharger.isSettled(order)) return order;
     const total = order.data.total_charge ?? 0;
-    let balanceBefore: number;
-    let balanceAfter: number;
-    if (total > 0) {
-      try {
-        const { entry } = await this.ledger.append({
-          project_id: order.project_id,
-          order_id: order._id,
-          kind: 'charge',
-          amount: -total,
-          currency: order.data.currency!,
-        });
-        balanceBefore = entry.balance_before;
-        balanceAfter = entry.balance_after;
-      } catch (err) {
-        if (!(err instanceof InsufficientFundsError)) throw err;
-        const now = new Date();
-        const refused = {
-          status: 'failed',
-          rejected: true,
-          last_error_slug: 'insufficient_funds',
-          last_error: SLUGS.insufficient_funds.message,
-          failed_at: now,
-          updated_at: now,
-        } as const;
-        const { modifiedCount } = await this.orders.updateOne(
-          { _id: order._id, status: 'new', balance_after: { $exists: false } },
-          { $set: refused, $unset: { next_attempt_at: 1 } },
-          { timestamps: false }, // updated_at is set above, so the copy returned matches the store
-        );
-        if (modifiedCount !== 1) return undefined;
-        const failed: Order = { ...order, ...refused };
-        delete failed.next_attempt_at;
-        return failed;
-      }
-    } else {
-      // Nothing to charge (free product, no initial balance): the snapshot is the balance now.
-      balanceBefore = balanceAfter = await this.ledger.balance(order.project_id);
+    if (total <= 0) {
+      // Nothing to charge (free product, no initial balance): the snapshot is the balance now, as
+      // the first holder to record it read it.
+      const balance = await this.ledger.balance(order.project_id);
+      const { transition } = await this.fence.take(order, { set: { balance_before: balance, balance_after: balance, next_attempt_at: new Date() } });
+      return this.fence.project(order, transition);
     }
-    const now = new Date();
-    const snapshots = { balance_before: balanceBefore, balance_after: balanceAfter, next_attempt_at: now, updated_at: now };
-    const { modifiedCount } = await this.orders.updateOne({ _id: order._id, status: 'new' }, { $set: snapshots }, { timestamps: false });
-    return modifiedCount === 1 ? { ...order, ...snapshots } : undefined;
+    let refusal: OrderTransition | undefined;
+    let charged;
+    try {
+      charged = await this.ledger.chargeOnce(
+        { project_id: order.project_id, order_id: order._id, kind: 'charge', amount: -total, currency: order.data.currency! },
+        async (covered) => {
+          await this.pauses.at('charge', order);
+          const { transition } = covered
+            ? await this.fence.take(order, { set: {}, to: CHARGING })
+            : await this.fence.take(order, { set: refusedFields(), unset: ['next_attempt_at'] });
+          if (transition.to === CHARGING) return true;
+          refusal = transition;
+          return false;
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof InsufficientFundsError)) throw err;
+      // Decided to charge, and another process took the balance first: the decision stands.
+      return (await this.fence.note(order, { next_attempt_at: new Date(Date.now() + CHARGE_RETRY_MS) })) ?? undefined;
+    }
+    if (!charged) return this.fence.project(order, refusal!);
+    const { entry } = charged;
+    const snapshots = { balance_before: entry.balance_before, balance_after: entry.balance_after, next_attempt_at: new Date() };
+    const { transition } = await this.fence.take(order, { from: CHARGING, set: snapshots });
+    return this.fence.project(order, transition);
   }
 
   private async load(orderId: string): Promise<Order> {

@@ -17,6 +17,8 @@ import { IssuanceWorker } from '../workflow/issuance-worker.js';
 import { OrderQueue } from '../workflow/order-queue.js';
 import { IssuanceWorkflow } from '../workflow/issuance-workflow.js';
 import { OrderClaims } from '../workflow/order-claims.js';
+import { OrderTransitions } from '../workflow/order-transitions.js';
+import { PausePoints } from '../workflow/pause-point.js';
 import { CardOrders } from './card-orders.js';
 import { OrderCharger } from './order-charge.js';
 import { createOrderHandlers } from './order-handlers.js';
@@ -57,7 +59,9 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const claims = new OrderClaims(connection, config.WORKER_LEASE_MS);
   const queue = new OrderQueue(connection);
   // A request waits for another holder of its order at most one lease (plus a margin).
-  const charger = new OrderCharger(connection, ledger, claims, queue, config.WORKER_LEASE_MS + 5_000);
+  const fence = new OrderTransitions(connection, logger);
+  const pauses = new PausePoints(config.WORKFLOW_PAUSE_AT, config.NODE_ENV, logger);
+  const charger = new OrderCharger(connection, ledger, claims, queue, config.WORKER_LEASE_MS + 5_000, fence, pauses);
   const cards = new CardService(connection, cipher);
   const cardProvider =
     provider ?? new SandboxCardProvider(connection, cipher, { latencyMs: config.SANDBOX_LATENCY_MS, failureRate: config.SANDBOX_FAILURE_RATE });
@@ -68,6 +72,8 @@ export async function createOrdersFeature({ config, logger, connection, provider
     charger,
     cards,
     logger,
+    fence,
+    pauses,
     options: {
       maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
       retryBaseMs: config.PROVIDER_RETRY_BASE_MS,

@@ -1,13 +1,17 @@
-import type { Connection, Model, UpdateQuery } from 'mongoose';
+import type { Connection, Model } from 'mongoose';
 import type { CardService } from '../cards/card-service.js';
 import type { Slug } from '../errors/slugs.js';
 import type { LedgerService } from '../ledger/ledger-service.js';
 import type { Logger } from '../logging/logger.js';
-import type { OrderCharger } from '../orders/order-charge.js';
 import { orderModel, TERMINAL_STATUSES, type IssueStatus, type Order } from '../orders/order-model.js';
 import { refundOwed } from '../orders/refund-policy.js';
 import { productModel, type Product } from '../products/product-model.js';
 import { ProviderError, type CardProvider, type ProviderFailure } from '../provider/card-provider.js';
+import { cardIdFor } from '../ids/ids.js';
+import { cardModel, type Card } from '../cards/card-model.js';
+import { OrderCharger } from '../orders/order-charge.js';
+import type { OrderTransition, OrderTransitions } from './order-transitions.js';
+import type { PausePoints } from './pause-point.js';
 
 export interface WorkflowOptions {
   maxAttempts: number;
@@ -48,10 +52,18 @@ const FAILURE_SLUG: Record<ProviderFailure, Slug> = {
  * the order, the card is unique per order, the charge and the refund are unique per order in the
  * ledger. An error is recorded first (its *_error issue_status, still non-terminal), then refunded,
  * then the order is failed, so a crash between them still refunds exactly once.
+ *
+ * Every change of state is first recorded in the order's transition log (order-transitions.ts),
+ * one transition out of each state, and a step whose transition lost follows the winner's: so a
+ * holder that paused past its lease can decide what it likes, the store keeps the first decision.
+ * Effects that depend on the decision come after it: the card is stored only under a
+ * `card_create_done` that won, and the top-up is sent only once `initial_topup_in_progress` is
+ * recorded, after which the order can no longer fail as if it had never been sent.
  */
 export class IssuanceWorkflow {
   private readonly orders: Model<Order>;
   private readonly products: Model<Product>;
+  private readonly cards: Model<Card>;
 
   constructor(
     connection: Connection,
@@ -62,10 +74,13 @@ export class IssuanceWorkflow {
       cards: CardService;
       logger: Logger;
       options: WorkflowOptions;
+      fence: OrderTransitions;
+      pauses: PausePoints;
     },
   ) {
     this.orders = orderModel(connection);
     this.products = productModel(connection);
+    this.cards = cardModel(connection);
   }
 
   async step(order: Order): Promise<StepOutcome> {
@@ -76,6 +91,8 @@ export class IssuanceWorkflow {
       case 'new':
         if (order.balance_after === undefined) {
           const charged = await this.deps.charger.chargeUnderLease(order);
+          // Unsettled: the charge is decided and waits for the balance (another process took it).
+          if (charged && !OrderCharger.isSettled(charged)) return { next: 'wait' };
           return charged ? { next: 'continue', order: charged } : { next: 'continue' };
         }
         return this.move(order, { status: 'activating', issue_status: 'card_create_pending' });
@@ -84,6 +101,7 @@ export class IssuanceWorkflow {
           case 'card_create_pending':
             return this.createCard(order);
           case 'card_create_done':
+            await this.ensureCardStored(order);
             return (order.data.initial_balance ?? 0) > 0
               ? this.move(order, { status: 'processing', issue_status: 'initial_topup_pending' })
               : this.move(order, { status: 'processing', issue_status: 'initial_topup_skipped' });
@@ -95,9 +113,10 @@ export class IssuanceWorkflow {
       case 'processing':
         switch (order.issue_status) {
           case 'initial_topup_pending':
-            return this.topUp(order);
+            // Recorded before the top-up is sent: from here the order cannot fail as if it was not.
+            return this.move(order, { issue_status: 'initial_topup_in_progress' });
           case 'initial_topup_in_progress':
-            return this.verifyTopUp(order);
+            return order.provider_topup_id === undefined ? this.topUp(order) : this.verifyTopUp(order);
           case 'initial_topup_done':
           case 'initial_topup_skipped':
             return this.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
@@ -133,7 +152,7 @@ export class IssuanceWorkflow {
     }
     const seen = { provider_card_id: card.providerCardId, provider_card_status: card.status };
     if (card.status === 'issuing') {
-      await this.update(order, { ...seen, attempts: 0, next_attempt_at: this.later(this.deps.options.pollMs) });
+      await this.deps.fence.note(order, { ...seen, attempts: 0, next_attempt_at: this.later(this.deps.options.pollMs) });
       return { next: 'wait' };
     }
     if (card.status !== 'active') {
@@ -145,8 +164,28 @@ export class IssuanceWorkflow {
     } catch (err) {
       return this.providerFailed(order, err, 'card_create_error');
     }
-    const stored = await this.deps.cards.storeIssued({ order, providerCardId: card.providerCardId, maskedPan: card.maskedPan, secrets });
-    return this.move(order, { issue_status: 'card_create_done', card_id: stored._id, ...seen });
+    await this.deps.pauses.at('card', order);
+    // The card is stored only once card_create_done is the decision that holds (a holder that
+    // outlived its lease may have recorded card_create_error first: then there is no card here).
+    const { won, transition } = await this.deps.fence.take(order, { set: { issue_status: 'card_create_done', card_id: cardIdFor(order._id), ...seen, attempts: 0, next_attempt_at: new Date() } });
+    if (transition.set.issue_status === 'card_create_done' && (won || transition.set.provider_card_id === card.providerCardId)) {
+      await this.deps.cards.storeIssued({ order, providerCardId: card.providerCardId, maskedPan: card.maskedPan, secrets });
+    }
+    return this.projected(order, transition);
+  }
+
+  /**
+   * The card of a card_create_done order is in the store before the order moves on: the holder
+   * whose card_create_done won may have stopped between recording it and storing the card.
+   */
+  private async ensureCardStored(order: Order): Promise<void> {
+    if (await this.cards.exists({ _id: cardIdFor(order._id) })) return;
+    const providerCardId = order.provider_card_id!;
+    const [card, secrets] = await Promise.all([
+      this.call(() => this.deps.provider.getCard(providerCardId)),
+      this.call(() => this.deps.provider.readCardSecrets(providerCardId)),
+    ]);
+    await this.deps.cards.storeIssued({ order, providerCardId, maskedPan: card.maskedPan, secrets });
   }
 
   private async topUp(order: Order): Promise<StepOutcome> {
@@ -168,7 +207,10 @@ export class IssuanceWorkflow {
         provider_topup_id: result.topUpId,
       });
     }
-    return this.move(order, { issue_status: 'initial_topup_in_progress', provider_topup_id: result.topUpId });
+    await this.deps.pauses.at('topup', order);
+    // Still initial_topup_in_progress: the next step verifies it.
+    const noted = await this.deps.fence.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
+    return noted ? { next: 'continue', order: noted } : { next: 'continue' };
   }
 
   private async verifyTopUp(order: Order): Promise<StepOutcome> {
@@ -179,9 +221,10 @@ export class IssuanceWorkflow {
       return this.providerFailed(order, err, 'initial_topup_verify_error');
     }
     if (result.status === 'pending') {
-      await this.update(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
+      await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
       return { next: 'wait' };
     }
+    await this.deps.pauses.at('verify', order);
     if (result.status === 'failed') {
       return this.recordError(order, 'initial_topup_verify_error', 'provider_declined', 'The initial top-up did not reach the card.');
     }
@@ -199,13 +242,14 @@ export class IssuanceWorkflow {
     const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1);
     const jitter = Math.random() * this.deps.options.retryBaseMs;
     this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
-    await this.update(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) });
+    await this.deps.fence.note(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) });
     return { next: 'wait' };
   }
 
   /** Persists the failed step (still non-terminal) before any money moves. */
   private async recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepOutcome> {
     this.deps.logger.warn('order step failed', { order_id: order._id, issue_status: errorStatus, slug });
+    await this.deps.pauses.at('failure', order);
     return this.move(order, { ...extra, issue_status: errorStatus, last_error_slug: slug, last_error: message });
   }
 
@@ -215,6 +259,8 @@ export class IssuanceWorkflow {
     if (refund > 0) {
       await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'refund', amount: refund, currency: order.data.currency! });
     }
+    // The only way out of an *_error state: whoever records it, the refund above is the same one.
+    await this.deps.pauses.at('refund', order);
     return this.move(order, { status: 'failed', failed_at: new Date() }, true);
   }
 
@@ -224,30 +270,19 @@ export class IssuanceWorkflow {
   }
 
   /**
-   * Moves the order to its next step. The filter names the step it leaves, so a worker that
-   * lost its lease and acts on a stale copy changes nothing, and a terminal order never moves.
+   * Moves the order to its next step: recorded as the one transition out of the step it leaves
+   * (another holder's, if theirs came first), then written into the order document.
    */
   private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepOutcome> {
     const set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
-    const moved = await this.update(order, set, terminal ? ['next_attempt_at'] : []);
-    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
+    const { transition } = await this.deps.fence.take(order, { set, unset: terminal ? ['next_attempt_at'] : [] });
+    return this.projected(order, transition);
   }
 
-  /**
-   * Writes the step's changes; returns the order as they left it when this update applied (the
-   * next step then starts from it without reading it back), undefined when it did not.
-   */
-  private async update(order: Order, set: Partial<Order>, unset: (keyof Order)[] = []): Promise<Order | undefined> {
-    // order.status is never terminal here (step() returned before), so neither is the filter.
-    const filter = { _id: order._id, status: order.status, issue_status: order.issue_status ?? { $exists: false } };
-    const $set = { ...set, updated_at: new Date() };
-    const write: UpdateQuery<Order> = unset.length > 0 ? { $set, $unset: Object.fromEntries(unset.map((k) => [k, 1])) } : { $set };
-    // updated_at is set above, so the copy returned carries exactly what the store holds.
-    const { modifiedCount } = await this.orders.updateOne(filter, write, { timestamps: false });
-    if (modifiedCount !== 1) return undefined;
-    const updated: Order = { ...order, ...$set };
-    for (const key of unset) delete updated[key];
-    return updated;
+  /** The order as the transition that holds leaves it, when that write is known to have applied. */
+  private async projected(order: Order, transition: OrderTransition): Promise<StepOutcome> {
+    const moved = await this.deps.fence.project(order, transition);
+    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
   }
 
   private later(ms: number): Date {

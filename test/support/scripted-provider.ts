@@ -27,6 +27,7 @@ export class ScriptedProvider implements CardProvider {
     return Promise.resolve({ topUpId: 'pt_1', status: this.verifyAnswers.shift() ?? 'succeeded' });
   }
   readCardSecrets() {
+    this.calls.push('readCardSecrets');
     return Promise.resolve({ pan: '4000000000000002', cvv: '321', expiryMonth: 1, expiryYear: 2031 });
   }
 }

@@ -1,0 +1,37 @@
+import type { Logger } from '../logging/logger.js';
+import type { Order } from '../orders/order-model.js';
+
+/** The workflow's steps where a test may hold a process (WORKFLOW_PAUSE_AT). */
+export const PAUSE_STEPS = ['charge', 'card', 'topup', 'verify', 'failure', 'refund'] as const;
+export type PauseStep = (typeof PAUSE_STEPS)[number];
+
+/**
+ * A test-only hold in the middle of a step: after the step's decision and before the store is told
+ * of it, which is where a holder that outlived its lease does harm. Given `step@project_id` (only
+ * with NODE_ENV=test), the first order of that project to reach the step logs
+ * `workflow paused for a test` and waits for SIGCONT: the test stops the process there (SIGSTOP),
+ * lets another take the order over, and resumes it. Without the setting, `at` returns at once.
+ */
+export class PausePoints {
+  private readonly step: string | undefined;
+  private readonly projectId: string | undefined;
+  private used = false;
+
+  constructor(
+    setting: string | undefined,
+    nodeEnv: string,
+    private readonly logger: Logger,
+  ) {
+    if (setting === undefined || nodeEnv !== 'test') return;
+    [this.step, this.projectId] = setting.split('@');
+  }
+
+  async at(step: PauseStep, order: Pick<Order, '_id' | 'project_id'>): Promise<void> {
+    if (this.used || step !== this.step || (this.projectId !== undefined && order.project_id !== this.projectId)) return;
+    this.used = true;
+    const resumed = new Promise<void>((resolve) => process.once('SIGCONT', () => resolve()));
+    this.logger.warn('workflow paused for a test', { step, order_id: order._id });
+    await resumed;
+    this.logger.warn('workflow resumed', { step, order_id: order._id });
+  }
+}
