@@ -61,8 +61,10 @@ async function main(): Promise<number> {
 
   const store = await openStore();
   const progress = progressLine();
+  let link: Awaited<ReturnType<typeof scriptProvider>> | undefined;
   try {
-    const provider = values['no-provider'] ? undefined : await scriptProvider(store);
+    link = values['no-provider'] ? undefined : await scriptProvider(store);
+    const provider = link?.provider;
     const report = await new Reconciler(store.connection).run({
       stuckAfterS: stuckAfterS ?? store.config.STUCK_ORDER_AFTER_S,
       ...(settleS !== undefined && { settleS }),
@@ -77,6 +79,7 @@ async function main(): Promise<number> {
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
+    await link?.close();
     await store.close();
   }
 }
