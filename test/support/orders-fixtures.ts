@@ -8,7 +8,8 @@ import { LedgerService } from '../../src/ledger/ledger-service.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { productModel, type Product } from '../../src/products/product-model.js';
 import { projectModel, type Project } from '../../src/projects/project-model.js';
-import { simulatorState } from './provider-sim.js';
+import type { SimulatorProcess } from '../../src/provider/simulator-process.js';
+import { simulatorState, suiteSimulator } from './provider-sim.js';
 
 /** Projects, products, cardholders and deposits on the real store, each test with its own. */
 
@@ -84,12 +85,12 @@ export async function ordersOf(connection: Connection, projectId: string): Promi
  * What must hold for every order of a project, whatever crashed: at most one charge, at most one
  * refund and it is exactly refundOwed, at most one card here and one at the provider simulator.
  */
-export async function exactlyOnceReport(connection: Connection, projectId: string) {
+export async function exactlyOnceReport(connection: Connection, projectId: string, sim: SimulatorProcess = suiteSimulator()) {
   const entries = await chainOf(connection, projectId);
   const orders = await ordersOf(connection, projectId);
   const cards = await cardModel(connection).find({ project_id: projectId }).lean();
   const orderIds = new Set(orders.map((o) => o._id));
-  const providerCards = (await simulatorState()).cards.filter((c) => orderIds.has(c.externalId));
+  const providerCards = (await simulatorState(sim)).cards.filter((c) => orderIds.has(c.externalId));
   const count = <T>(items: T[], key: (t: T) => string) => {
     const m = new Map<string, number>();
     for (const item of items) m.set(key(item), (m.get(key(item)) ?? 0) + 1);
@@ -110,9 +111,9 @@ export async function exactlyOnceReport(connection: Connection, projectId: strin
  * a completed order has one card and at most one provider card;
  * the chain is intact and its last balance is deposits - charges + refunds.
  */
-export async function assertExactlyOnce(connection: Connection, projectId: string): Promise<{ completed: number; failed: number }> {
+export async function assertExactlyOnce(connection: Connection, projectId: string, sim?: SimulatorProcess): Promise<{ completed: number; failed: number }> {
   const { refundOwed } = await import('../../src/orders/refund-policy.js');
-  const report = await exactlyOnceReport(connection, projectId);
+  const report = await exactlyOnceReport(connection, projectId, sim);
   assertChainIntact(report.entries);
   const problems: string[] = [];
   for (const o of report.orders) {
