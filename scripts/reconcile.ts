@@ -14,8 +14,9 @@ const USAGE = `Usage: npm run reconcile -- [options]
 Walks every project's ledger chain (seq without gaps, balances linked and adding up, never
 negative) and compares it with the orders (one charge per charged order, exactly the refund each
 failed order is owed, deposits, no entry without its order), reports orders stuck longer than the
-limit, and compares the cards in the store with the card provider. Streams with cursors: constant
-memory over any history.
+limit, and compares the cards in the store with the card provider: each card asked of it, and
+(on a run over every project) the provider's whole card list, paged, for live cards the gateway
+does not hold. Streams with cursors: constant memory over any history.
 
 Options:
   --project ID          only this project (repeatable)
@@ -70,7 +71,8 @@ async function main(): Promise<number> {
       ...(settleS !== undefined && { settleS }),
       ...(maxFaults !== undefined && { maxFaults }),
       ...(values.project && { projectIds: values.project }),
-      ...(provider && { provider }),
+      // The provider's whole card list is compared only on a run over every project.
+      ...(provider && { provider, providerInventory: !values.project }),
       onProgress: progress.update,
     });
     progress.done();

@@ -151,8 +151,9 @@ describe('provider chaos: orders through a failing provider while the gateway is
     }
     assert.deepEqual(problems, []);
 
-    const report = await new Reconciler(conn()).run({ stuckAfterS: 900, settleS: 0, projectIds: [project._id], provider: gateway.orders.provider });
+    const report = await new Reconciler(conn()).run({ stuckAfterS: 900, settleS: 0, projectIds: [project._id], provider: gateway.orders.provider, providerInventory: true });
     assert.equal(report.ok, true, reportTable(report));
+    assert.equal(report.fault_counts.provider_card_unknown, undefined, 'the provider holds no card the gateway does not');
     process.stdout.write(`      ${kills} kills; ${completed} completed, ${failed} failed; ${state.cards.length} provider cards, ${state.loads.length} loads\n`);
   });
 });
