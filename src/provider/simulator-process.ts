@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
+import { isAlive, stopChild, waitForReadyLine } from '../store/child-process.js';
 import { projectRoot } from '../store/project-root.js';
 
 /**
@@ -27,15 +27,6 @@ export interface SimulatorProcess {
 const LINK_FILE = 'link.json';
 
 type Link = Pick<SimulatorProcess, 'url' | 'apiKey' | 'signingKey' | 'signingKeyId' | 'webhookKeys'> & { pid: number };
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function withoutPid(link: Link): Omit<Link, 'pid'> {
   return { url: link.url, apiKey: link.apiKey, signingKey: link.signingKey, signingKeyId: link.signingKeyId, webhookKeys: link.webhookKeys };
@@ -100,16 +91,7 @@ export async function startProviderSimulator(options: {
   return {
     ...withoutPid(link),
     owned: true,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve();
-        const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        child.once('exit', () => {
-          clearTimeout(killTimer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
+    stop: () => stopChild(child, 5_000),
   };
 }
 
@@ -119,28 +101,8 @@ interface Ready {
   webhook_public_key: unknown;
 }
 
-function waitForReady(child: ChildProcess): Promise<Ready> {
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`provider simulator did not start within ${START_TIMEOUT_MS} ms:\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (!line.startsWith('READY ')) return;
-      clearTimeout(timer);
-      lines.close();
-      resolve(JSON.parse(line.slice('READY '.length)) as Ready);
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`provider simulator exited with code ${code}: ${stderr.trim()}`));
-    });
-  });
+async function waitForReady(child: ChildProcess): Promise<Ready> {
+  return JSON.parse(await waitForReadyLine(child, 'provider simulator', START_TIMEOUT_MS)) as Ready;
 }
 
 /** The configuration that points the gateway at a simulator it started or joined. */

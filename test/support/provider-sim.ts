@@ -41,6 +41,11 @@ export function suiteSimulator(): SimulatorProcess {
   return suite.sim;
 }
 
+/** The suite simulator's configuration when it runs (tests), nothing otherwise (the bench): the gateway then starts its own. */
+export function suiteSimulatorEnvIfRunning(): Record<string, string> {
+  return suite ? simulatorConfig(suite.sim) : {};
+}
+
 /** The configuration pointing a gateway at `sim` (the suite's by default). */
 export function simulatorEnv(sim: SimulatorProcess = suiteSimulator()): Record<string, string> {
   return simulatorConfig(sim);
