@@ -55,6 +55,8 @@ async function main(): Promise<void> {
   const gateway = await spawnGateway({
     MONGODB_URI: uri,
     GATEWAY_KEYS_DIR: path.join(work, 'keys'),
+    // No PROVIDER_URL: the gateway starts the provider simulator, a process of its own with its own journal.
+    PROVIDER_SIM_DIR: path.join(work, 'provider-sim'),
     LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
     RATE_LIMIT_PER_ADDRESS: '10000000',
     // Requests are sealed before the timed part; a slow run must not age them out of the window.

@@ -14,8 +14,9 @@ const USAGE = `Usage: npm run reconcile -- [options]
 Walks every project's ledger chain (seq without gaps, balances linked and adding up, never
 negative) and compares it with the orders (one charge per charged order, exactly the refund each
 failed order is owed, deposits, no entry without its order), reports orders stuck longer than the
-limit, and compares the cards in the store with the card provider. Streams with cursors: constant
-memory over any history.
+limit, and compares the cards in the store with the card provider: each card asked of it, and
+(on a run over every project) the provider's whole card list, paged, for live cards the gateway
+does not hold. Streams with cursors: constant memory over any history.
 
 Options:
   --project ID          only this project (repeatable)
@@ -61,14 +62,17 @@ async function main(): Promise<number> {
 
   const store = await openStore();
   const progress = progressLine();
+  let link: Awaited<ReturnType<typeof scriptProvider>> | undefined;
   try {
-    const provider = values['no-provider'] ? undefined : await scriptProvider(store);
+    link = values['no-provider'] ? undefined : await scriptProvider(store);
+    const provider = link?.provider;
     const report = await new Reconciler(store.connection).run({
       stuckAfterS: stuckAfterS ?? store.config.STUCK_ORDER_AFTER_S,
       ...(settleS !== undefined && { settleS }),
       ...(maxFaults !== undefined && { maxFaults }),
       ...(values.project && { projectIds: values.project }),
-      ...(provider && { provider }),
+      // The provider's whole card list is compared only on a run over every project.
+      ...(provider && { provider, providerInventory: !values.project }),
       onProgress: progress.update,
     });
     progress.done();
@@ -77,6 +81,7 @@ async function main(): Promise<number> {
     return report.ok ? EXIT.ok : EXIT.failed;
   } finally {
     progress.done();
+    await link?.close();
     await store.close();
   }
 }

@@ -12,6 +12,7 @@ import { partnerRoutes } from './partner-api/routes.js';
 import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
+import { providerWebhookRoutes } from './provider/webhooks/webhook-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 
 /**
@@ -62,6 +63,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   if (admin.kind === 'main') app.use(admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
   app.use(secureChannel.jwksRouter);
+  if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S }));
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);

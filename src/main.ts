@@ -3,7 +3,9 @@ import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { connectDatabase } from './store/database.js';
 import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.js';
+import { simulatorConfig, startProviderSimulator, type SimulatorProcess } from './provider/simulator-process.js';
 import { createGateway } from './app.js';
+import { PROVIDER_WEBHOOK_PATH } from './provider/webhooks/webhook-routes.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { serverLimits, startServer } from './server.js';
 
@@ -24,6 +26,11 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL });
 
   let embedded: EmbeddedStore | undefined;
+  let simulator: SimulatorProcess | undefined;
+  const stopChildren = async () => {
+    await simulator?.stop();
+    await embedded?.stop();
+  };
   try {
     let uri = config.MONGODB_URI;
     if (!uri) {
@@ -31,12 +38,23 @@ async function main(): Promise<void> {
       uri = embedded.uri;
       logger.info('embedded store started', { data_dir: config.embeddedStoreDir });
     }
+    if (!config.PROVIDER_URL) {
+      // Never in production: the configuration refuses to load there without PROVIDER_URL.
+      simulator = await startProviderSimulator({
+        dataDir: config.providerSimDir,
+        signingKeyId: config.PROVIDER_SIGNING_KEY_ID,
+        faults: { latency_ms: config.SANDBOX_LATENCY_MS, error_rate: config.SANDBOX_FAILURE_RATE },
+      });
+      config = { ...config, ...simulatorConfig(simulator) };
+      logger.info('provider simulator started', { url: simulator.url, data_dir: config.providerSimDir });
+    }
     const connection = await connectDatabase(uri);
     const gateway = await createGateway({ config, logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT, serverLimits(config));
     const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.ADMIN_HOST, config.ADMIN_PORT ?? 0, serverLimits(config)));
     await gateway.start();
+    if (simulator) await gateway.orders.link?.client.send('PUT', '/v1/simulator/webhooks', { idempotencyKey: 'webhooks', body: { url: `${server.url}${PROVIDER_WEBHOOK_PATH}` } });
     if (adminServer) logger.info('admin api listening', { url: adminServer.url });
     logger.info('gateway listening', { url: server.url });
 
@@ -49,21 +67,21 @@ async function main(): Promise<void> {
       await Promise.all([server.close(config.SHUTDOWN_TIMEOUT_MS), adminServer?.close(config.SHUTDOWN_TIMEOUT_MS)]);
       await gateway.stop();
       await connection.close();
-      await embedded?.stop();
+      await stopChildren();
       logger.info('stopped');
       process.exit(0);
     };
     for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-      process.once(signal, () => void shutdown(signal).catch((err: unknown) => fail(logger, err, embedded)));
+      process.once(signal, () => void shutdown(signal).catch((err: unknown) => fail(logger, err, stopChildren)));
     }
   } catch (err) {
-    await fail(logger, err, embedded);
+    await fail(logger, err, stopChildren);
   }
 }
 
-async function fail(logger: Logger, err: unknown, embedded: EmbeddedStore | undefined): Promise<never> {
+async function fail(logger: Logger, err: unknown, stopChildren: () => Promise<void>): Promise<never> {
   logger.error('gateway failed', { error: err });
-  await embedded?.stop();
+  await stopChildren();
   process.exit(1);
 }
 

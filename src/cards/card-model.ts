@@ -24,6 +24,8 @@ export interface Card {
   product_code: string;
   external_user_id: string;
   label?: string;
+  /** The provider's updatedAt of the last card event applied: older events change nothing. */
+  provider_updated_at?: Date;
   created_at: Date;
   updated_at: Date;
 }
@@ -45,6 +47,7 @@ const cardSchema = new Schema<Card>(
     product_code: { type: String, required: true },
     external_user_id: { type: String, required: true },
     label: { type: String },
+    provider_updated_at: { type: Date },
   },
   { timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' }, versionKey: false },
 );

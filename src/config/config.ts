@@ -87,6 +87,15 @@ const schema = z.object({
   PROVIDER_MAX_ATTEMPTS: int(1, 100).default(5),
   PROVIDER_RETRY_BASE_MS: int(1, 60_000).default(200),
   PROVIDER_TIMEOUT_MS: int(10, 120_000).default(10_000),
+  PROVIDER_URL: z.string().regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+  PROVIDER_API_KEY: z.string().min(1).optional(),
+  PROVIDER_SIGNING_KEY: z.string().min(1).optional(),
+  PROVIDER_SIGNING_KEY_ID: z.string().min(1).max(100).default('gateway-1'),
+  PROVIDER_WEBHOOK_KEYS: z.string().min(1).optional(),
+  PROVIDER_REQUEST_TIMEOUT_MS: int(10, 120_000).default(3_000),
+  PROVIDER_HTTP_ATTEMPTS: int(1, 10).default(3),
+  PROVIDER_SIGNATURE_MAX_AGE_S: int(5, 3600).default(300),
+  PROVIDER_SIM_DIR: z.string().min(1).default('data/provider-sim'),
   SANDBOX_LATENCY_MS: int(0, 60_000).default(0),
   SANDBOX_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
   SANDBOX_SIMULATOR_ENABLED: bool.optional(),
@@ -109,6 +118,7 @@ export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED' | 'NODE_ENV'> & {
   /** Absolute folders, resolved against the working directory. */
   embeddedStoreDir: string;
   keysDir: string;
+  providerSimDir: string;
 };
 
 export class ConfigError extends Error {
@@ -141,6 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push(`ADMIN_TOKENS: required ${why} while ADMIN_ENABLED is true`);
     if (c.ADMIN_ENABLED && c.ADMIN_PORT === undefined) problems.push(`ADMIN_PORT: required ${why} while ADMIN_ENABLED is true (staff routes never share the partner port)`);
     if (c.GATEWAY_AUDIENCE === DEFAULT_AUDIENCE) problems.push(`GATEWAY_AUDIENCE: set a value of this deployment's own ${why} (the default "${DEFAULT_AUDIENCE}" would accept tokens made for any other)`);
+    if (!c.PROVIDER_URL) problems.push(`PROVIDER_URL: required ${why} (the provider simulator is for development and tests)`);
+    if (!c.PROVIDER_API_KEY) problems.push(`PROVIDER_API_KEY: required ${why}`);
+    if (!c.PROVIDER_SIGNING_KEY) problems.push(`PROVIDER_SIGNING_KEY: required ${why}`);
+    if (!c.PROVIDER_WEBHOOK_KEYS) problems.push(`PROVIDER_WEBHOOK_KEYS: required ${why}`);
   }
   if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   if (c.CARD_DATA_KEYS && !c.CARD_DATA_ACTIVE_KEY_ID) {
@@ -159,5 +173,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SANDBOX_SIMULATOR_ENABLED: c.SANDBOX_SIMULATOR_ENABLED ?? c.NODE_ENV !== 'production',
     embeddedStoreDir: path.resolve(c.EMBEDDED_STORE_DIR),
     keysDir: path.resolve(c.GATEWAY_KEYS_DIR),
+    providerSimDir: path.resolve(c.PROVIDER_SIM_DIR),
   };
 }

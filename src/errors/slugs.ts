@@ -19,6 +19,7 @@ export const SLUGS = {
   replay_detected: { status: 401, message: 'The request was already received.' },
   request_binding_mismatch: { status: 401, message: 'The request is not bound to this endpoint or key.' },
   unauthorized: { status: 401, message: 'A valid staff token is required.' },
+  provider_webhook_rejected: { status: 401, message: 'The provider event could not be verified.' },
   // 403
   project_disabled: { status: 403, message: 'The project is disabled.' },
   // 404

@@ -10,8 +10,7 @@ import type { PartnerHandlers } from '../partner-api/partner-handler.js';
 import { productModel } from '../products/product-model.js';
 import { projectModel } from '../projects/project-model.js';
 import type { CardProvider } from '../provider/card-provider.js';
-import { sandboxModels } from '../provider/sandbox-models.js';
-import { SandboxCardProvider } from '../provider/sandbox-provider.js';
+import { connectProvider, type ProviderLink } from '../provider/http/provider-link.js';
 import { SandboxSimulator } from '../provider/sandbox-simulator.js';
 import { IssuanceWorker } from '../workflow/issuance-worker.js';
 import { OrderQueue } from '../workflow/order-queue.js';
@@ -27,7 +26,7 @@ export interface OrdersFeatureDeps {
   config: Config;
   logger: Logger;
   connection: Connection;
-  /** A provider other than the built-in sandbox (tests inject scripted ones). */
+  /** A provider other than the configured HTTP one (tests inject scripted ones). */
   provider?: CardProvider;
 }
 
@@ -38,21 +37,22 @@ export interface OrdersFeature {
   ledger: LedgerService;
   worker: IssuanceWorker;
   provider: CardProvider;
-  /** Present when SANDBOX_SIMULATOR_ENABLED. */
+  /** The HTTP link to the configured provider; absent when a provider was injected. */
+  link?: ProviderLink;
+  /** Present when SANDBOX_SIMULATOR_ENABLED and the provider is the configured HTTP one. */
   simulator?: SandboxSimulator;
   start(): void;
   stop(): Promise<void>;
 }
 
 /**
- * Wires card issuance: the create/check/get use cases, the ledger, the sandbox provider, and the
+ * Wires card issuance: the create/check/get use cases, the ledger, the card provider, and the
  * worker that drives orders. Registers every model it uses, so their indexes are built at start.
  */
 export async function createOrdersFeature({ config, logger, connection, provider }: OrdersFeatureDeps): Promise<OrdersFeature> {
   projectModel(connection);
   productModel(connection);
   cardholderModel(connection);
-  sandboxModels(connection);
 
   const cipher = new CardCipher(await loadCardDataKeys(config));
   const ledger = new LedgerService(connection);
@@ -63,8 +63,8 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const pauses = new PausePoints(config.WORKFLOW_PAUSE_AT, config.NODE_ENV, logger);
   const charger = new OrderCharger(connection, ledger, claims, queue, config.WORKER_LEASE_MS + 5_000, fence, pauses);
   const cards = new CardService(connection, cipher);
-  const cardProvider =
-    provider ?? new SandboxCardProvider(connection, cipher, { latencyMs: config.SANDBOX_LATENCY_MS, failureRate: config.SANDBOX_FAILURE_RATE });
+  const link = provider ? undefined : connectProvider(config);
+  const cardProvider = provider ?? link!.provider;
 
   const workflow = new IssuanceWorkflow(connection, {
     provider: cardProvider,
@@ -94,10 +94,14 @@ export async function createOrdersFeature({ config, logger, connection, provider
     ledger,
     worker,
     provider: cardProvider,
-    ...(config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection) } : {}),
+    ...(link && { link }),
+    ...(link && config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection, link.client) } : {}),
     start: () => {
       if (config.WORKER_ENABLED) worker.start();
     },
-    stop: () => worker.stop(),
+    stop: async () => {
+      await worker.stop();
+      link?.client.close();
+    },
   };
 }

@@ -24,6 +24,32 @@ export interface ProviderCard {
   currency: string;
   /** Card balance at the provider, minor units. */
   balance: number;
+  /** The order the card was made for, as the provider records it (card lists, reconciliation). */
+  orderId?: string;
+}
+
+export interface CreateAccountRequest {
+  idempotencyKey: string;
+  /** The gateway's cardholder id: the provider keeps one account per reference. */
+  reference: string;
+  name: string;
+}
+
+export interface ProviderAccount {
+  accountId: string;
+  reference: string;
+}
+
+/** A lifecycle change of one card (deactivate, activate, terminate). */
+export interface CardChangeRequest {
+  idempotencyKey: string;
+  providerCardId: string;
+}
+
+export interface CardPage {
+  cards: ProviderCard[];
+  /** Pass back to get the next page; absent on the last one. */
+  nextPage?: number;
 }
 
 export interface TopUpRequest {
@@ -55,6 +81,18 @@ export interface CardProvider {
   /** Asks the provider whether a top-up really landed on the card. */
   verifyTopUp(providerCardId: string, topUpId: string): Promise<TopUpResult>;
   readCardSecrets(providerCardId: string): Promise<CardSecrets>;
+  /** Idempotent by request.reference as well as the key: one account per cardholder. */
+  createAccount(request: CreateAccountRequest): Promise<ProviderAccount>;
+  /** The programme's cards (or one account's), one page at a time, oldest first. */
+  listCards(query: { accountId?: string; page?: number }): Promise<CardPage>;
+  /** Freeze: `active` -> `inactive`. Idempotent by key. */
+  deactivate(request: CardChangeRequest): Promise<ProviderCard>;
+  /** Unfreeze: `inactive` -> `active`. */
+  activate(request: CardChangeRequest): Promise<ProviderCard>;
+  /** Irreversible: -> `terminated`. */
+  terminate(request: CardChangeRequest): Promise<ProviderCard>;
+  /** Takes funds off a card (the reverse of topUp). Idempotent by key. */
+  withdraw(request: TopUpRequest): Promise<TopUpResult>;
 }
 
 export type ProviderFailure = 'declined' | 'unavailable' | 'timeout';
@@ -66,6 +104,8 @@ export class ProviderError extends Error {
     readonly failure: ProviderFailure,
     readonly transient: boolean,
     message: string,
+    /** The provider's HTTP status, when it answered one. */
+    readonly status?: number,
   ) {
     super(message);
   }

@@ -1,8 +1,10 @@
-import type { Connection } from 'mongoose';
+import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
-import { sandboxModels, type SandboxModels, type SandboxRule } from './sandbox-models.js';
-import { DEFAULT_RULE, ruleId } from './sandbox-provider.js';
+import { cardholderIdFor } from '../ids/ids.js';
+import { orderModel, type Order } from '../orders/order-model.js';
+import { ProviderError } from './card-provider.js';
+import type { ProviderClient } from './http/provider-client.js';
 
 const failure = z.object({ failure: z.enum(['declined', 'unavailable', 'timeout']), times: z.number().int().min(1).max(100) }).strict();
 
@@ -20,48 +22,51 @@ export const sandboxRuleRequest = z
 export const sandboxCardRequest = z.object({ order_id: z.string().min(1).max(64) }).strict();
 
 export type SandboxRuleRequest = z.infer<typeof sandboxRuleRequest>;
+type SandboxRule = Omit<SandboxRuleRequest, 'external_user_id'>;
 
 /**
- * The sandbox simulator (in the spirit of an issuer's `PATCH /simulator/cards/{id}/issue`): per
- * cardholder rules for how the sandbox provider behaves, and the hand that issues or fails a card
- * held at `issuing`. Everything is scoped to the calling project.
+ * The partner-facing sandbox: drives the provider simulator (provider-sim/, docs/provider.md) for
+ * the caller's project. Rules are kept by the simulator per cardholder account; a held card is
+ * issued or failed with the simulator's `PATCH /v1/simulator/cards/{cardId}/issue|fail`.
  */
 export class SandboxSimulator {
-  private readonly models: SandboxModels;
+  private readonly orders: Model<Order>;
 
-  constructor(connection: Connection) {
-    this.models = sandboxModels(connection);
+  constructor(
+    connection: Connection,
+    private readonly client: ProviderClient,
+  ) {
+    this.orders = orderModel(connection);
   }
 
   async setRule(projectId: string, request: SandboxRuleRequest): Promise<SandboxRule & { external_user_id: string }> {
-    const rule: SandboxRule = {
-      card_issue: request.card_issue,
-      topup_result: request.topup_result,
-      ...(request.create_card_failure ? { create_card_failure: request.create_card_failure } : {}),
-      ...(request.topup_failure ? { topup_failure: request.topup_failure } : {}),
-    };
-    const _id = ruleId(projectId, request.external_user_id);
-    await this.models.rules.replaceOne(
-      { _id },
-      { _id, project_id: projectId, external_user_id: request.external_user_id, ...rule, updated_at: new Date() },
-      { upsert: true },
-    );
-    return { external_user_id: request.external_user_id, ...rule };
+    const { external_user_id, ...rule } = request;
+    await this.client.send('PUT', rulePath(projectId, external_user_id), { idempotencyKey: 'rule', body: rule });
+    return { external_user_id, ...rule };
   }
 
   async clearRule(projectId: string, externalUserId: string): Promise<SandboxRule & { external_user_id: string }> {
-    await this.models.rules.deleteOne({ _id: ruleId(projectId, externalUserId) });
-    return { external_user_id: externalUserId, ...DEFAULT_RULE };
+    await this.client.send('DELETE', rulePath(projectId, externalUserId), { idempotencyKey: 'rule' });
+    return { external_user_id: externalUserId, card_issue: 'auto', topup_result: 'succeed' };
   }
 
   /** Issues (or fails) the held card of an order: `issuing` -> `active` | `failed`. */
   async settleHeldCard(projectId: string, orderId: string, outcome: 'active' | 'failed'): Promise<{ order_id: string; provider_card_status: string }> {
-    const card = await this.models.cards.findOne({ project_id: projectId, order_id: orderId }).lean();
-    if (!card) throw new GatewayError('card_not_found', 'No sandbox card is held for this order yet.');
-    if (card.status !== 'issuing' && card.status !== outcome) {
-      throw new GatewayError('conflict', `The sandbox card is already ${card.status}.`);
+    const order = await this.orders.findOne({ _id: orderId, project_id: projectId }, { provider_card_id: 1 }).lean<Pick<Order, 'provider_card_id'>>();
+    if (!order?.provider_card_id) throw new GatewayError('card_not_found', 'No sandbox card is held for this order yet.');
+    const action = outcome === 'active' ? 'issue' : 'fail';
+    try {
+      await this.client.send('PATCH', `/v1/simulator/cards/${encodeURIComponent(order.provider_card_id)}/${action}`, {
+        idempotencyKey: `${orderId}:simulator-${action}`,
+      });
+    } catch (err) {
+      if (err instanceof ProviderError && err.status === 409) throw new GatewayError('conflict', 'The sandbox card is no longer issuing.');
+      throw err;
     }
-    await this.models.cards.updateOne({ _id: card._id, status: 'issuing' }, { $set: { status: outcome, updated_at: new Date() } });
     return { order_id: orderId, provider_card_status: outcome };
   }
+}
+
+function rulePath(projectId: string, externalUserId: string): string {
+  return `/v1/simulator/rules/${encodeURIComponent(cardholderIdFor(projectId, externalUserId))}`;
 }

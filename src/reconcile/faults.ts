@@ -24,6 +24,7 @@ export const FAULT_KINDS = {
   orphan_card: 'a card whose order does not exist in this project',
   card_mismatch: "a card whose status or masked number differs from the provider's",
   card_unknown_to_provider: 'the provider could not report a card we hold',
+  provider_card_unknown: 'a live card at the provider that the gateway holds no card for (an orphan)',
   unknown_project: 'ledger entries or orders of a project that does not exist',
 } as const;
 

@@ -5,6 +5,7 @@ import { orderModel, TERMINAL_STATUSES, type Order } from '../orders/order-model
 import { refundOwed } from '../orders/refund-policy.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import type { CardProvider } from '../provider/card-provider.js';
+import { checkProviderInventory } from './provider-inventory.js';
 import { FAULT_KINDS, type Fault, type FaultKind } from './faults.js';
 
 /**
@@ -30,6 +31,8 @@ export interface ReconcileOptions {
   projectIds?: string[];
   /** Compared with the cards in the store when given. */
   provider?: CardProvider;
+  /** Also list the provider's cards and report the live ones the gateway does not hold (provider-inventory.ts). */
+  providerInventory?: boolean;
   /** Faults listed in the report; counts go on past it. Default 1000. */
   maxFaults?: number;
   batchSize?: number;
@@ -105,6 +108,7 @@ export class Reconciler {
       summary.faults = run.faultTotal - before;
       run.projects.push(summary);
     }
+    if (options.provider && options.providerInventory) await checkProviderInventory({ cards: this.cards, orders: this.orders }, options.provider, run, options.projectIds);
     return run.report();
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import { isAlive, stopChild, waitForReadyLine } from './child-process.js';
 import { ensureStoreServerBinary, StoreUnavailableError } from './store-server-binary.js';
 
 /**
@@ -23,15 +23,6 @@ const START_TIMEOUT_MS = 60_000;
 interface Address {
   pid: number;
   uri: string;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The address of a live server already serving `dataDir`, if any. */
@@ -64,47 +55,9 @@ export async function startEmbeddedStore(options: {
   const child = spawn(binary, ['-data', dataDir, '-listen', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] });
 
   const uri = await waitForReady(child);
-  let exited = false;
-  child.once('exit', () => {
-    exited = true;
-  });
-
-  return {
-    uri,
-    owned: true,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (exited || child.exitCode !== null) return resolve();
-        const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(killTimer);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  };
+  return { uri, owned: true, stop: () => stopChild(child, 10_000) };
 }
 
 function waitForReady(child: ChildProcess): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new StoreUnavailableError(`embedded store did not start within ${START_TIMEOUT_MS} ms:\n${stderr}`));
-    }, START_TIMEOUT_MS);
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      if (!line.startsWith('READY ')) return;
-      clearTimeout(timer);
-      lines.close();
-      resolve(line.slice('READY '.length).trim());
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new StoreUnavailableError(`embedded store exited with code ${code}: ${stderr.trim()}`));
-    });
-  });
+  return waitForReadyLine(child, 'embedded store', START_TIMEOUT_MS, (message) => new StoreUnavailableError(message));
 }

@@ -31,6 +31,8 @@ describe('card orders through the partner API', function () {
         WORKER_POLL_MS: '20',
         PROVIDER_RETRY_BASE_MS: '5',
         PROVIDER_MAX_ATTEMPTS: '3',
+        // One HTTP exchange per workflow attempt: the simulator's injected failures count workflow retries.
+        PROVIDER_HTTP_ATTEMPTS: '1',
         RATE_LIMIT_PER_ADDRESS: '1000000',
         RATE_LIMIT_PER_PROJECT: '1000000',
       },

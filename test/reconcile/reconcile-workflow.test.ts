@@ -5,7 +5,7 @@ import request from 'supertest';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { Project } from '../../src/projects/project-model.js';
-import { sandboxModels } from '../../src/provider/sandbox-models.js';
+import { cardModel } from '../../src/cards/card-model.js';
 import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { reportTable } from '../../src/reconcile/report-table.js';
@@ -72,7 +72,7 @@ describe('reconciliation of a history the real workflow wrote', function () {
     await dropIsolatedDb(connection);
   });
 
-  it('when every order has run through the workflow (completed, declined, top-up refused or lost, free, refused), then reconciliation against the sandbox provider is clean', async () => {
+  it('when every order has run through the workflow (completed, declined, top-up refused or lost, free, refused), then reconciliation against the provider simulator is clean', async () => {
     const report = await new Reconciler(connection).run({ stuckAfterS: 900, settleS: 0, provider: gateway.orders.provider });
     assert.equal(report.ok, true, reportTable(report));
     assert.equal(report.provider_checked, true);
@@ -81,7 +81,8 @@ describe('reconciliation of a history the real workflow wrote', function () {
   });
 
   it('when the provider reports a card differently, then the admin API reconciliation (wired to the gateway provider) names it', async () => {
-    await sandboxModels(connection).cards.updateOne({ project_id: project._id, status: 'active' }, { $set: { status: 'terminated' } });
+    const active = await cardModel(connection).findOne({ project_id: project._id, status: 'active' }).lean();
+    await gateway.orders.provider.terminate({ idempotencyKey: `${active!.order_id}:test-terminate`, providerCardId: active!.provider_card_id });
     const res = await request(gateway.app).post('/admin/v1/reconciliations').set('Authorization', `Bearer ${TOKEN}`).send({ settle_s: 0 }).expect(200);
     assert.equal(res.body.data.ok, false);
     assert.deepEqual(res.body.data.fault_counts, { card_mismatch: 1 });

@@ -26,7 +26,8 @@ describe('the quickstart demo against a real gateway process', function () {
 
   it('when the development gateway runs on the embedded store, then npm run demo issues a card end to end, masked, and reconciliation agrees', async () => {
     const keysDir = path.join(dataDir, 'keys');
-    const env = { NODE_ENV: 'development', EMBEDDED_STORE_DIR: dataDir, GATEWAY_KEYS_DIR: keysDir };
+    // No provider configured: the gateway starts the provider simulator, which reconcile then joins.
+    const env = { NODE_ENV: 'development', EMBEDDED_STORE_DIR: dataDir, GATEWAY_KEYS_DIR: keysDir, PROVIDER_URL: '', PROVIDER_SIM_DIR: path.join(dataDir, 'provider-sim') };
     gateway = await spawnGateway({ ...env, WORKER_POLL_MS: '50' });
     assert.ok(gateway.output.some((l) => l.includes('demo partner ready')), 'the gateway bootstrapped the demo partner');
 

@@ -1,7 +1,8 @@
 import { ProviderError, type CardProvider, type ProviderCard } from '../../src/provider/card-provider.js';
+import { UnsupportedProviderCalls } from './unsupported-provider.js';
 
 /** A card provider outside the process, as far as reconciliation can tell: it only reports cards. */
-export class FakeProvider implements CardProvider {
+export class FakeProvider extends UnsupportedProviderCalls implements CardProvider {
   readonly cards = new Map<string, ProviderCard>();
 
   getCard(providerCardId: string): Promise<ProviderCard> {

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { projectRoot } from '../../src/store/project-root.js';
+import { suiteSimulatorEnvIfRunning } from './provider-sim.js';
 
 /**
  * Runs the real gateway (dist/src/main.js) as a child process, for tests of what only a process
@@ -18,7 +19,8 @@ export interface GatewayProcess {
 export function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'main.js')], {
     cwd: projectRoot(),
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', ...env },
+    // The suite's provider simulator unless the test says otherwise (PROVIDER_URL: '' starts the gateway's own).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', ...suiteSimulatorEnvIfRunning(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -8,7 +8,8 @@ import { LedgerService } from '../../src/ledger/ledger-service.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { productModel, type Product } from '../../src/products/product-model.js';
 import { projectModel, type Project } from '../../src/projects/project-model.js';
-import { sandboxModels } from '../../src/provider/sandbox-models.js';
+import type { SimulatorProcess } from '../../src/provider/simulator-process.js';
+import { simulatorState, suiteSimulator } from './provider-sim.js';
 
 /** Projects, products, cardholders and deposits on the real store, each test with its own. */
 
@@ -82,13 +83,14 @@ export async function ordersOf(connection: Connection, projectId: string): Promi
 
 /**
  * What must hold for every order of a project, whatever crashed: at most one charge, at most one
- * refund and it is exactly refundOwed, at most one card and one sandbox card.
+ * refund and it is exactly refundOwed, at most one card here and one at the provider simulator.
  */
-export async function exactlyOnceReport(connection: Connection, projectId: string) {
+export async function exactlyOnceReport(connection: Connection, projectId: string, sim: SimulatorProcess = suiteSimulator()) {
   const entries = await chainOf(connection, projectId);
   const orders = await ordersOf(connection, projectId);
   const cards = await cardModel(connection).find({ project_id: projectId }).lean();
-  const sandboxCards = await sandboxModels(connection).cards.find({ project_id: projectId }).lean();
+  const orderIds = new Set(orders.map((o) => o._id));
+  const providerCards = (await simulatorState(sim)).cards.filter((c) => orderIds.has(c.externalId));
   const count = <T>(items: T[], key: (t: T) => string) => {
     const m = new Map<string, number>();
     for (const item of items) m.set(key(item), (m.get(key(item)) ?? 0) + 1);
@@ -99,20 +101,19 @@ export async function exactlyOnceReport(connection: Connection, projectId: strin
     orders,
     byOrderKind: count(entries, (e) => `${e.order_id}:${e.kind}`),
     cardsPerOrder: count(cards, (c) => c.order_id),
-    sandboxCardsPerKey: count(sandboxCards, (c) => c.idempotency_key),
-    sandboxCardsPerOrder: count(sandboxCards, (c) => c.order_id),
+    providerCardsPerOrder: count(providerCards, (c) => c.externalId),
   };
 }
 
 /**
  * Asserts the exactly-once invariants over every card-issue order of a project: each is terminal;
  * each accepted order has one charge of its total and at most one refund, equal to refundOwed;
- * a completed order has one card and one sandbox card; no idempotency key made two sandbox cards;
+ * a completed order has one card and at most one provider card;
  * the chain is intact and its last balance is deposits - charges + refunds.
  */
-export async function assertExactlyOnce(connection: Connection, projectId: string): Promise<{ completed: number; failed: number }> {
+export async function assertExactlyOnce(connection: Connection, projectId: string, sim?: SimulatorProcess): Promise<{ completed: number; failed: number }> {
   const { refundOwed } = await import('../../src/orders/refund-policy.js');
-  const report = await exactlyOnceReport(connection, projectId);
+  const report = await exactlyOnceReport(connection, projectId, sim);
   assertChainIntact(report.entries);
   const problems: string[] = [];
   for (const o of report.orders) {
@@ -130,9 +131,8 @@ export async function assertExactlyOnce(connection: Connection, projectId: strin
     const cards = report.cardsPerOrder.get(o._id) ?? 0;
     if (cards > 1) problems.push(`${o._id} has ${cards} cards`);
     if (o.status === 'completed' && (cards !== 1 || !o.is_issued || !o.card_id)) problems.push(`${o._id} completed without its card`);
-    if ((report.sandboxCardsPerOrder.get(o._id) ?? 0) > 1) problems.push(`${o._id} made ${report.sandboxCardsPerOrder.get(o._id)} provider cards`);
+    if ((report.providerCardsPerOrder.get(o._id) ?? 0) > 1) problems.push(`${o._id} made ${report.providerCardsPerOrder.get(o._id)} provider cards`);
   }
-  for (const [key, n] of report.sandboxCardsPerKey) if (n > 1) problems.push(`provider key ${key} made ${n} cards`);
   const sum = report.entries.reduce((s, e) => s + e.amount, 0);
   if (report.entries.length > 0 && report.entries.at(-1)!.balance_after !== sum) problems.push('final balance is not the sum of the chain');
   if (problems.length > 0) throw new Error(`exactly-once violations:\n${problems.join('\n')}`);

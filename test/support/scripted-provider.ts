@@ -1,7 +1,8 @@
 import type { CardProvider, ProviderCard, TopUpResult } from '../../src/provider/card-provider.js';
+import { UnsupportedProviderCalls } from './unsupported-provider.js';
 
 /** A scripted provider (the one thing tests may fake): behaviours the sandbox does not have. */
-export class ScriptedProvider implements CardProvider {
+export class ScriptedProvider extends UnsupportedProviderCalls implements CardProvider {
   hangCreate = false;
   /** While set, createCard waits for it: a test holds an order inside its card-creation step. */
   createGate: Promise<void> | undefined;

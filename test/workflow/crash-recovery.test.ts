@@ -143,7 +143,6 @@ describe('issuance under crashes and several processes', function () {
       WORKER_CONCURRENCY: '8',
       PROVIDER_RETRY_BASE_MS: '10',
       PROVIDER_MAX_ATTEMPTS: '5',
-      SANDBOX_LATENCY_MS: '25',
       ...extra,
     }).then((gw) => {
       children.push(gw);

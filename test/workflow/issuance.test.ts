@@ -15,7 +15,7 @@ import { assertChainIntact, chainOf, deposit, exactlyOnceReport, makeCardholder,
 import { testConfig } from '../support/test-config.js';
 import { testStore } from '../support/test-store.js';
 
-describe('issuance workflow (sandbox provider, real store)', function () {
+describe('issuance workflow (provider simulator over HTTP, real store)', function () {
   this.timeout(30_000);
   const conn = () => testStore().connection;
   let gateway: Gateway;
@@ -24,7 +24,8 @@ describe('issuance workflow (sandbox provider, real store)', function () {
 
   before(async () => {
     gateway = await createGateway({
-      config: testConfig({ PROVIDER_RETRY_BASE_MS: '5', PROVIDER_MAX_ATTEMPTS: '3', WORKER_POLL_MS: '10' }),
+      // One HTTP exchange per workflow attempt: the injected failures count workflow retries.
+      config: testConfig({ PROVIDER_RETRY_BASE_MS: '5', PROVIDER_MAX_ATTEMPTS: '3', PROVIDER_HTTP_ATTEMPTS: '1', WORKER_POLL_MS: '10' }),
       logger: testLogger,
       connection: conn(),
     });
@@ -95,11 +96,11 @@ describe('issuance workflow (sandbox provider, real store)', function () {
     // Stored only sealed: neither the PAN nor the CVV appears in the card document.
     const raw = JSON.stringify(await conn().collection('cards').findOne({ order_id: id }));
     assert.ok(!raw.includes(card.pan as string));
-    assert.equal(await provisionalSandboxBalance(done.provider_card_id!), 2000);
+    assert.equal(await providerBalance(done.provider_card_id!), 2000);
     assert.deepEqual(await refunds(id), []);
   });
 
-  async function provisionalSandboxBalance(providerCardId: string) {
+  async function providerBalance(providerCardId: string) {
     return (await gateway.orders.provider.getCard(providerCardId)).balance;
   }
 
@@ -169,7 +170,7 @@ describe('issuance workflow (sandbox provider, real store)', function () {
     const done = await runUntil(id);
     assert.equal(done.status, 'completed');
     const report = await exactlyOnceReport(conn(), project._id);
-    assert.equal(report.sandboxCardsPerOrder.get(id), 1);
+    assert.equal(report.providerCardsPerOrder.get(id), 1);
     assert.deepEqual(await refunds(id), []);
   });
 

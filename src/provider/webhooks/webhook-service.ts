@@ -1,0 +1,96 @@
+import type { Connection, Model } from 'mongoose';
+import { z } from 'zod';
+import { cardModel, type Card } from '../../cards/card-model.js';
+import { orderModel, type Order } from '../../orders/order-model.js';
+import { insertUnique, DuplicateKeyError } from '../../store/duplicate-key.js';
+import { providerEventModel, type ProviderEvent } from './provider-event-model.js';
+
+export const webhookEvent = z.object({
+  id: z.string().min(1).max(100),
+  type: z.enum(['card.issued', 'card.failed', 'card.deactivated', 'card.activated', 'card.terminated', 'card.updated']),
+  createdAt: z.iso.datetime(),
+  data: z.object({
+    card: z.object({
+      id: z.string().min(1).max(100),
+      status: z.enum(['issuing', 'active', 'failed', 'inactive', 'terminated']),
+      updatedAt: z.iso.datetime(),
+    }),
+  }),
+});
+
+export type WebhookEvent = z.infer<typeof webhookEvent>;
+
+/** The gateway's card status for a provider status; `issuing` and `failed` say nothing about an issued card. */
+const CARD_STATUS: Partial<Record<WebhookEvent['data']['card']['status'], Card['status']>> = {
+  active: 'active',
+  inactive: 'inactive',
+  terminated: 'terminated',
+};
+
+export type WebhookOutcome = 'applied' | 'ignored' | 'duplicate';
+
+/**
+ * Applies verified provider card events. The card's `updatedAt` orders them: an event older than
+ * the last one applied changes nothing, so reordered or late events (an `issuing` after `active`)
+ * never move a card back, and a terminated card stays terminated. The event id is unique in
+ * provider_events, so a repeated delivery is recorded once (and its update, conditional, is a no-op).
+ */
+export class WebhookService {
+  private readonly cards: Model<Card>;
+  private readonly orders: Model<Order>;
+  private readonly events: Model<ProviderEvent>;
+
+  constructor(connection: Connection) {
+    this.cards = cardModel(connection);
+    this.orders = orderModel(connection);
+    this.events = providerEventModel(connection);
+  }
+
+  async apply(event: WebhookEvent): Promise<WebhookOutcome> {
+    const { card } = event.data;
+    const updatedAt = new Date(card.updatedAt);
+    // The effect first, then the record: a crash between them leaves a retry that re-applies a
+    // conditional (hence harmless) update, never an event recorded but not applied.
+    const applied = await this.applyToCard(card.id, CARD_STATUS[card.status], updatedAt);
+    if (card.status === 'active' || card.status === 'failed') await this.nudgeWaitingOrder(card.id);
+    try {
+      await insertUnique('provider_events', () =>
+        this.events.create({
+          _id: event.id,
+          type: event.type,
+          provider_card_id: card.id,
+          card_status: card.status,
+          card_updated_at: updatedAt,
+          applied,
+          received_at: new Date(),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof DuplicateKeyError) return 'duplicate';
+      throw err;
+    }
+    return applied ? 'applied' : 'ignored';
+  }
+
+  private async applyToCard(providerCardId: string, status: Card['status'] | undefined, updatedAt: Date): Promise<boolean> {
+    if (!status) return false;
+    const { modifiedCount } = await this.cards.updateOne(
+      {
+        provider_card_id: providerCardId,
+        status: { $ne: 'terminated' },
+        $or: [{ provider_updated_at: { $exists: false } }, { provider_updated_at: { $lt: updatedAt } }],
+      },
+      { $set: { status, provider_updated_at: updatedAt } },
+    );
+    return modifiedCount === 1;
+  }
+
+  /** An order polling a card at `issuing` is asked about it now rather than at its next poll. */
+  private async nudgeWaitingOrder(providerCardId: string): Promise<void> {
+    await this.orders.updateOne(
+      { provider_card_id: providerCardId, status: 'activating', issue_status: 'card_create_pending', next_attempt_at: { $gt: new Date() } },
+      { $set: { next_attempt_at: new Date() } },
+      { timestamps: false },
+    );
+  }
+}
