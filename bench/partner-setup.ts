@@ -1,11 +1,48 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { createBackOffice } from '../src/back-office/back-office.js';
 import { PartnerClient } from '../src/client/index.js';
 import { generateKeyPair, privateJwk, publicJwk } from '../src/jose/index.js';
+import { connectDatabase } from '../src/store/database.js';
+import { startEmbeddedStore, type EmbeddedStore } from '../src/store/embedded-store.js';
+import { spawnGateway, type GatewayProcess } from '../test/support/gateway-process.js';
 import type { PreparedRequest } from './load.js';
 
 const actor = { staff: 'bench', via: 'cli' as const, requestId: 'bench' };
+
+export interface BenchStack {
+  work: string;
+  store: EmbeddedStore;
+  storePid: number;
+  connection: Connection;
+  gateway: GatewayProcess;
+}
+
+/**
+ * A fresh embedded store in a temporary folder and a real gateway process on it, with limits out of
+ * the benchmark's way. `env` adds to (or overrides) the gateway's environment.
+ */
+export async function startBenchStack(label: string, env: Record<string, string> = {}): Promise<BenchStack> {
+  const work = await mkdtemp(path.join(os.tmpdir(), `card-gateway-${label}-`));
+  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
+  const uri = `${store.uri}card_gateway_${label}`;
+  const connection = await connectDatabase(uri);
+  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
+  const gateway = await spawnGateway({
+    MONGODB_URI: uri,
+    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
+    LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
+    RATE_LIMIT_PER_ADDRESS: '10000000',
+    // Requests are sealed before the timed part; a slow run must not age them out of the window.
+    REQUEST_MAX_AGE_S: '3600',
+    RATE_LIMIT_PER_PROJECT: '10000000',
+    ...env,
+  });
+  return { work, store, storePid, connection, gateway };
+}
 
 /** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
 export async function setUpPartner(connection: Connection, url: string): Promise<PartnerClient> {

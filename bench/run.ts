@@ -9,21 +9,20 @@
  *  5. a table, a JSON file in bench/results/, and one summary line last.
  * Figures are ratios within this one run: the machine is shared and noisy.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { PartnerClient } from '../src/client/index.js';
 import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
-import { connectDatabase } from '../src/store/database.js';
-import { startEmbeddedStore } from '../src/store/embedded-store.js';
+import type { connectDatabase } from '../src/store/database.js';
 import { projectRoot } from '../src/store/project-root.js';
 import { queuedOrderModel } from '../src/workflow/order-queue.js';
-import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
+import { waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
-import { prepare, setUpPartner } from './partner-setup.js';
+import { prepare, setUpPartner, startBenchStack } from './partner-setup.js';
 import { runLoad, runPaced, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -44,19 +43,7 @@ async function main(): Promise<void> {
   // One unwrap's CPU: every core is busy for the whole second the ceiling counts.
   const unwrapCpuMs = (os.availableParallelism() * 1000) / ceilingRsa;
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-bench-'));
-  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
-  const uri = `${store.uri}card_gateway_bench`;
-  const connection = await connectDatabase(uri);
-  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
-  const gateway = await spawnGateway({
-    MONGODB_URI: uri,
-    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
-    LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
-    RATE_LIMIT_PER_ADDRESS: '10000000',
-    // Requests are sealed before the timed part; a slow run must not age them out of the window.
-    REQUEST_MAX_AGE_S: '3600',
-    RATE_LIMIT_PER_PROJECT: '10000000',
+  const { work, store, storePid, connection, gateway } = await startBenchStack('bench', {
     // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under the benchmark's load.
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
   });

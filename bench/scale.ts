@@ -12,10 +12,8 @@
  *  - the peak RSS of the gateway, the store and this process (which runs the reconciler).
  * Prints a table and ends with the summary line the issue asks for (figures of the largest size).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { OrderLookup, encodeCursor, type OrderFilter } from '../src/back-office/order-lookup.js';
 import { cardModel } from '../src/cards/card-model.js';
@@ -24,13 +22,11 @@ import { ledgerEntryId, ledgerEntryModel } from '../src/ledger/ledger-entry-mode
 import { orderModel } from '../src/orders/order-model.js';
 import { projectModel } from '../src/projects/project-model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
-import { connectDatabase } from '../src/store/database.js';
-import { startEmbeddedStore } from '../src/store/embedded-store.js';
 import { queuedOrderModel } from '../src/workflow/order-queue.js';
-import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
+import { waitUntil } from '../test/support/gateway-process.js';
 import { cpuSeconds } from './cpu.js';
 import { runPaced } from './load.js';
-import { prepare, setUpPartner } from './partner-setup.js';
+import { prepare, setUpPartner, startBenchStack } from './partner-setup.js';
 
 const SIZES = (process.env.BENCH_SCALE_SIZES ?? '10000,100000,1000000').split(',').map((s) => Number(s.trim()));
 const RATE = Number(process.env.BENCH_SCALE_RATE ?? 20);
@@ -219,19 +215,7 @@ interface SizeResult {
 }
 
 async function main(): Promise<void> {
-  const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-scale-'));
-  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
-  const uri = `${store.uri}card_gateway_scale`;
-  const connection = await connectDatabase(uri);
-  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
-  const gateway = await spawnGateway({
-    MONGODB_URI: uri,
-    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
-    LOG_LEVEL: 'info', // the harness waits for the "gateway listening" line
-    RATE_LIMIT_PER_ADDRESS: '10000000',
-    RATE_LIMIT_PER_PROJECT: '10000000',
-    REQUEST_MAX_AGE_S: '3600',
-  });
+  const { work, store, storePid, connection, gateway } = await startBenchStack('scale');
   const rss = new RssPeaks({ gateway: gateway.child.pid!, store: storePid, bench: process.pid });
   const results: SizeResult[] = [];
   try {
