@@ -230,6 +230,7 @@ async function main(): Promise<void> {
     for (const size of SIZES) {
       log(`seeding to ${size} orders...`);
       const [seedMs] = await timed(() => seeder.orders(seeded, size));
+      log(`  ${size - seeded} orders seeded in ${Math.round(seedMs / 1000)} s`);
       seeded = size;
       rss.take();
 
@@ -252,9 +253,11 @@ async function main(): Promise<void> {
         const cursor = name === 'time range' ? deepCursorRange : deepCursor;
         const deepMs = await p99(() => lookup.find(filter, { limit: 50, cursor }));
         lookups[name] = { first: firstMs, deep: deepMs, rows: page.orders.length };
+        log(`    first page p99 ${firstMs} ms, deep page p99 ${deepMs} ms`);
       }
       log('  counts per slug over 30 days');
       const countsMs = await p99(() => lookup.countBySlug({ from: new Date(NOW - 30 * DAY) }));
+      log(`    p99 ${countsMs} ms`);
 
       log(`  check and create at ${RATE}/s for ${SECONDS} s`);
       const n = RATE * SECONDS;
