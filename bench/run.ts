@@ -9,30 +9,26 @@
  *  5. a table, a JSON file in bench/results/, and one summary line last.
  * Figures are ratios within this one run: the machine is shared and noisy.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createBackOffice } from '../src/back-office/back-office.js';
-import { PartnerClient } from '../src/client/index.js';
-import { generateKeyPair, privateJwk, publicJwk } from '../src/jose/index.js';
+import type { PartnerClient } from '../src/client/index.js';
 import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
-import { connectDatabase } from '../src/store/database.js';
-import { startEmbeddedStore } from '../src/store/embedded-store.js';
+import type { connectDatabase } from '../src/store/database.js';
 import { projectRoot } from '../src/store/project-root.js';
 import { queuedOrderModel } from '../src/workflow/order-queue.js';
-import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
+import { waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
+import { prepare, setUpPartner, startBenchStack } from './partner-setup.js';
 import { runLoad, runPaced, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CHECK_REQUESTS = Number(process.env.BENCH_CHECK_REQUESTS ?? 6000);
 const CREATE_REQUESTS = Number(process.env.BENCH_CREATE_REQUESTS ?? 3000);
 const HALF_RATE_SECONDS = Number(process.env.BENCH_HALF_RATE_SECONDS ?? 8);
-const actor = { staff: 'bench', via: 'cli' as const, requestId: 'bench' };
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -47,21 +43,7 @@ async function main(): Promise<void> {
   // One unwrap's CPU: every core is busy for the whole second the ceiling counts.
   const unwrapCpuMs = (os.availableParallelism() * 1000) / ceilingRsa;
 
-  const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-bench-'));
-  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
-  const uri = `${store.uri}card_gateway_bench`;
-  const connection = await connectDatabase(uri);
-  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
-  const gateway = await spawnGateway({
-    MONGODB_URI: uri,
-    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
-    // No PROVIDER_URL: the gateway starts the provider simulator, a process of its own with its own journal.
-    PROVIDER_SIM_DIR: path.join(work, 'provider-sim'),
-    LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
-    RATE_LIMIT_PER_ADDRESS: '10000000',
-    // Requests are sealed before the timed part; a slow run must not age them out of the window.
-    REQUEST_MAX_AGE_S: '3600',
-    RATE_LIMIT_PER_PROJECT: '10000000',
+  const { work, store, storePid, connection, gateway } = await startBenchStack('bench', {
     // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under the benchmark's load.
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
   });
@@ -142,44 +124,6 @@ async function main(): Promise<void> {
     await store.stop();
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
-async function setUpPartner(connection: Awaited<ReturnType<typeof connectDatabase>>, url: string): Promise<PartnerClient> {
-  const office = createBackOffice(connection);
-  await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
-  const project = await office.projects.create(actor, { name: 'Bench partner', currency: 'USD' });
-  const signing = (await generateKeyPair('PS256')).privateKey;
-  const encryption = (await generateKeyPair('RSA-OAEP-256')).privateKey;
-  const signingKey = await office.projects.addKey(actor, project.project_id, 'signing', { alg: 'PS256', jwk: publicJwk(signing), kid: 'bench-sig' });
-  const encryptionKey = await office.projects.addKey(actor, project.project_id, 'encryption', { alg: 'RSA-OAEP-256', jwk: publicJwk(encryption), kid: 'bench-enc' });
-  await office.products.create(actor, {
-    product_code: 'BENCH_USD',
-    product_id: 9001,
-    name: 'Bench virtual USD',
-    currency: 'USD',
-    issue_fee: '0.50',
-    initial_balance_min: '0.00',
-    initial_balance_max: '100.00',
-  });
-  await office.cardholders.create(actor, project.project_id, { external_user_id: 'bench-user', verification_status: 'verified' });
-  await office.funding.fund(actor, project.project_id, { amount: '10000000.00', reason: 'benchmark funding' });
-  return new PartnerClient({
-    baseUrl: url,
-    projectId: project.project_id,
-    signingKey: { kid: signingKey.kid, alg: 'PS256', privateKey: privateJwk(signing) },
-    encryptionKeys: [{ kid: encryptionKey.kid, alg: 'RSA-OAEP-256', privateKey: privateJwk(encryption) }],
-    gatewayEncryptionAlg: 'RSA-OAEP-256',
-  });
-}
-
-async function prepare(client: PartnerClient, urlPath: string, body: object, count: number, withKey: boolean): Promise<PreparedRequest[]> {
-  const out: PreparedRequest[] = [];
-  for (let i = 0; i < count; i++) {
-    const idempotencyKey = withKey ? randomUUID() : undefined;
-    out.push({ token: await client.seal(client.claims(urlPath, body, idempotencyKey)), idempotencyKey });
-  }
-  return out;
 }
 
 /** Maximum rate at fixed concurrency, then latency at half of that rate. */

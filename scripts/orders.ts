@@ -23,6 +23,9 @@ Filters (find, counts):
   --user ID             external_user_id (needs --project)
   --external-id ID      the partner's external_id (needs --project)
   --type T              card_issue | balance_deposit
+  --card ID             card_id
+  --key KEY             the request's Idempotency-Key (needs --project)
+  --issue-status S      issue_status, e.g. initial_topup_error
   --from ISO            created at or after, e.g. 2026-01-01T00:00:00Z
   --to ISO              created before
 Paging (find):
@@ -42,6 +45,9 @@ const OPTIONS = {
   user: { type: 'string' },
   'external-id': { type: 'string' },
   type: { type: 'string' },
+  card: { type: 'string' },
+  key: { type: 'string' },
+  'issue-status': { type: 'string' },
   from: { type: 'string' },
   to: { type: 'string' },
   limit: { type: 'string' },
@@ -76,6 +82,9 @@ async function main(): Promise<number> {
       external_user_id: values.user,
       external_id: values['external-id'],
       order_type: values.type,
+      card_id: values.card,
+      idempotency_key: values.key,
+      issue_status: values['issue-status'],
       from: values.from,
       to: values.to,
     }).filter(([, v]) => v !== undefined),

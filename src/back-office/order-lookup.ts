@@ -1,9 +1,9 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
-import { isSlug } from '../errors/slugs.js';
+import { isSlug, SLUGS } from '../errors/slugs.js';
 import { currencyExponent } from '../money/money.js';
-import { orderModel, type Order } from '../orders/order-model.js';
+import { orderModel, type IssueStatus, type Order } from '../orders/order-model.js';
 import { toOrderView, type OrderView } from '../orders/order-view.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import { parseInput, notFound } from './validate.js';
@@ -19,6 +19,18 @@ import { parseInput, notFound } from './validate.js';
  */
 
 const STATUSES = ['new', 'activating', 'processing', 'completed', 'failed'] as const;
+const ISSUE_STATUSES = [
+  'card_create_pending',
+  'card_create_done',
+  'card_create_error',
+  'initial_topup_pending',
+  'initial_topup_in_progress',
+  'initial_topup_error',
+  'initial_topup_done',
+  'initial_topup_verify_error',
+  'initial_topup_skipped',
+  'completed',
+] as const satisfies readonly IssueStatus[];
 const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
 
 export const orderFilterSchema = z
@@ -29,6 +41,10 @@ export const orderFilterSchema = z
     external_user_id: z.string().min(1).max(200).optional(),
     external_id: z.string().min(1).max(200).optional(),
     order_type: z.enum(['card_issue', 'balance_deposit']).optional(),
+    card_id: z.string().min(1).max(100).optional(),
+    /** The partner's Idempotency-Key of the request that made the order. */
+    idempotency_key: z.string().min(1).max(200).optional(),
+    issue_status: z.enum(ISSUE_STATUSES).optional(),
     /** created_at >= from */
     from: isoDate.optional(),
     /** created_at < to */
@@ -38,7 +54,7 @@ export const orderFilterSchema = z
   .superRefine((f, ctx) => {
     // A partner's user and reference ids are only unique inside its project, and the indexes that
     // serve them lead with project_id.
-    for (const field of ['external_user_id', 'external_id'] as const) {
+    for (const field of ['external_user_id', 'external_id', 'idempotency_key'] as const) {
       if (f[field] && !f.project_id) ctx.addIssue({ code: 'custom', path: [field], message: 'needs project_id as well' });
     }
     if (f.from && f.to && f.from >= f.to) ctx.addIssue({ code: 'custom', path: ['to'], message: 'must be after from' });
@@ -133,15 +149,34 @@ export class OrderLookup {
     };
   }
 
+  /**
+   * One `count` per known slug (and one for none), each an index range count on the embedded store,
+   * where a `$group` would decode every matching order. An order under a slug this version does
+   * not know makes the sum differ from the total; then the `$group` answers, so counts stay exact.
+   */
   async countBySlug(filter: OrderFilter): Promise<SlugCounts> {
-    const groups = await this.orders.aggregate<{ _id: string | null; count: number }>([
-      { $match: this.query(filter) },
-      { $group: { _id: '$last_error_slug', count: { $sum: 1 } } },
+    const query = this.query(filter);
+    const slugs: (string | null)[] = filter.last_error_slug ? [filter.last_error_slug] : [null, ...Object.keys(SLUGS)];
+    const [total, ...counts] = await Promise.all([
+      this.count(query),
+      ...slugs.map((slug) => this.count({ ...query, last_error_slug: slug })),
     ]);
+    let groups = slugs.map((slug, i) => ({ _id: slug, count: counts[i]! })).filter((g) => g.count > 0);
+    if (groups.reduce((n, g) => n + g.count, 0) !== total) {
+      groups = await this.orders.aggregate<{ _id: string | null; count: number }>([
+        { $match: query },
+        { $group: { _id: '$last_error_slug', count: { $sum: 1 } } },
+      ]);
+    }
     const by_slug = groups
       .map((g) => ({ slug: g._id ?? null, count: g.count }))
       .sort((a, b) => b.count - a.count || String(a.slug).localeCompare(String(b.slug)));
     return { total: by_slug.reduce((n, g) => n + g.count, 0), by_slug };
+  }
+
+  private async count(query: OrderQuery): Promise<number> {
+    const res = await this.orders.db.db!.command({ count: this.orders.collection.collectionName, query });
+    return Number(res.n);
   }
 
   async get(orderId: string): Promise<StaffOrderView> {
@@ -159,6 +194,9 @@ export class OrderLookup {
     if (filter.external_user_id) query.external_user_id = filter.external_user_id;
     if (filter.external_id) query.external_id = filter.external_id;
     if (filter.order_type) query.order_type = filter.order_type;
+    if (filter.card_id) query.card_id = filter.card_id;
+    if (filter.idempotency_key) query.idempotency_key = filter.idempotency_key;
+    if (filter.issue_status) query.issue_status = filter.issue_status;
     if (filter.from || filter.to) {
       query.created_at = { ...(filter.from && { $gte: filter.from }), ...(filter.to && { $lt: filter.to }) };
     }

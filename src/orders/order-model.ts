@@ -122,6 +122,9 @@ orderSchema.index({ status: 1, created_at: -1, _id: -1 });
 orderSchema.index({ project_id: 1, external_user_id: 1, created_at: -1, _id: -1 });
 orderSchema.index({ project_id: 1, external_id: 1, created_at: -1, _id: -1 });
 orderSchema.index({ created_at: -1, _id: -1 });
+orderSchema.index({ card_id: 1, created_at: -1, _id: -1 });
+orderSchema.index({ issue_status: 1, created_at: -1, _id: -1 });
+// (project_id, idempotency_key) is served by the unique index above: at most one order.
 // Reconciliation walks a project's orders in _id order beside its ledger (sorted by the ledger's
 // own (project_id, order_id, kind) index): a merge join in constant memory.
 orderSchema.index({ project_id: 1, _id: 1 });

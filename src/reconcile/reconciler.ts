@@ -7,6 +7,7 @@ import { projectModel, type Project } from '../projects/project-model.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import { checkProviderInventory } from './provider-inventory.js';
 import { FAULT_KINDS, type Fault, type FaultKind } from './faults.js';
+import { distinctStrings } from '../store/index-walk.js';
 
 /**
  * Reconciliation (contract section 5): for each project, walk its ledger chain and compare it with
@@ -115,8 +116,8 @@ export class Reconciler {
   private async allProjectIds(): Promise<string[]> {
     const [documents, fromLedger, fromOrders] = await Promise.all([
       this.projects.distinct('_id'),
-      this.ledger.distinct('project_id'),
-      this.orders.distinct('project_id'),
+      distinctStrings(this.ledger, 'project_id'),
+      distinctStrings(this.orders, 'project_id'),
     ]);
     return [...new Set([...documents, ...fromLedger, ...fromOrders].map(String))].sort();
   }

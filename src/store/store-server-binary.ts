@@ -13,16 +13,47 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
 }
 
-const PATCHED_FILE = 'patches/sqlite-collection.go';
-const SOURCES = ['main.go', 'go.mod', 'go.sum', PATCHED_FILE];
-
 /**
- * Our one patch to FerretDB (store-server/patches/README.md): the SQLite backend's collection.go,
- * built from a patched copy of the module (`replace` in a generated go.mod). The hash is of the upstream v1.24.2 file the patch was made
- * from, so a FerretDB upgrade stops the build instead of silently mixing versions.
+ * Our patches to FerretDB (store-server/patches/README.md): each is a file of the module, built from
+ * a patched copy of it (`replace` in a generated go.mod). `upstreamSha256` is the hash of the
+ * upstream v1.24.2 file the patch was made from, so a FerretDB upgrade stops the build instead of
+ * silently mixing versions; null marks a file the patch set adds, which upstream must not have.
  */
-const PATCH_TARGET = 'internal/backends/sqlite/collection.go';
-const PATCH_UPSTREAM_SHA256 = '7b65c249d047b4ec47d1e6833e945ac7d2613ab2ca3032c64ee526311bd04177';
+const PATCHES: readonly { file: string; target: string; upstreamSha256: string | null }[] = [
+  {
+    file: 'patches/sqlite-collection.go',
+    target: 'internal/backends/sqlite/collection.go',
+    upstreamSha256: '7b65c249d047b4ec47d1e6833e945ac7d2613ab2ca3032c64ee526311bd04177',
+  },
+  { file: 'patches/sqlite-typed-query.go', target: 'internal/backends/sqlite/typed_query.go', upstreamSha256: null },
+  {
+    file: 'patches/metadata-registry.go',
+    target: 'internal/backends/sqlite/metadata/registry.go',
+    upstreamSha256: '0b10fe91beee0d8aae5b0a8410dc46af555cb788c60ce44e1588fb3b066360a7',
+  },
+  { file: 'patches/metadata-typed-index.go', target: 'internal/backends/sqlite/metadata/typed_index.go', upstreamSha256: null },
+  {
+    file: 'patches/backends-collection.go',
+    target: 'internal/backends/collection.go',
+    upstreamSha256: 'b95797a6a71412209c8627528fac8e69dd713232d23e20adeea0b2b03c973d74',
+  },
+  {
+    file: 'patches/handler-msg_find.go',
+    target: 'internal/handler/msg_find.go',
+    upstreamSha256: '81e1f70c60839b59892b34166862c15c81267722052907a0b798e3f7873da99c',
+  },
+  {
+    file: 'patches/handler-msg_count.go',
+    target: 'internal/handler/msg_count.go',
+    upstreamSha256: '86e9e9650c417db6187009a35f7cdd6fb8faa3d213af615e8e1e198528147864',
+  },
+  {
+    file: 'patches/handler-msg_explain.go',
+    target: 'internal/handler/msg_explain.go',
+    upstreamSha256: '697e337499134ac3de73e25db741c350de16b034f7a86bc2bad633647337b227',
+  },
+];
+const SOURCES = ['main.go', 'go.mod', 'go.sum', ...PATCHES.map((p) => p.file)];
 
 /**
  * Returns the path of the embedded FerretDB server, building it with `go build` when it is missing
@@ -77,18 +108,21 @@ async function preparePatchedModule(sourceDir: string, outDir: string): Promise<
   const { stdout } = await run('go', ['mod', 'download', '-json', 'github.com/FerretDB/FerretDB'], { cwd: sourceDir });
   const upstreamDir = (JSON.parse(stdout) as { Dir?: string }).Dir ?? '';
   if (!upstreamDir) throw new StoreUnavailableError('go mod download did not unpack github.com/FerretDB/FerretDB.');
-  const upstreamHash = createHash('sha256').update(await readFile(path.join(upstreamDir, PATCH_TARGET))).digest('hex');
-  if (upstreamHash !== PATCH_UPSTREAM_SHA256) {
-    throw new StoreUnavailableError(
-      `${path.join(upstreamDir, PATCH_TARGET)} is not the file store-server/${PATCHED_FILE} was made from: re-apply the patch to the new FerretDB version.`,
-    );
+  for (const patch of PATCHES) {
+    const target = path.join(upstreamDir, patch.target);
+    const upstreamHash = existsSync(target) ? createHash('sha256').update(await readFile(target)).digest('hex') : null;
+    if (upstreamHash !== patch.upstreamSha256) {
+      throw new StoreUnavailableError(
+        `${target} is not the file store-server/${patch.file} was made from: re-apply the patch to the new FerretDB version.`,
+      );
+    }
   }
   const patchedDir = path.join(outDir, 'ferretdb-patched');
   await rm(patchedDir, { recursive: true, force: true });
   await cp(upstreamDir, patchedDir, { recursive: true });
   // The module cache is read-only; the copy must not be, or the next build cannot replace it.
   await run('chmod', ['-R', 'u+w', patchedDir]);
-  await copyFile(path.join(sourceDir, PATCHED_FILE), path.join(patchedDir, PATCH_TARGET));
+  for (const patch of PATCHES) await copyFile(path.join(sourceDir, patch.file), path.join(patchedDir, patch.target));
 
   const goMod = await readFile(path.join(sourceDir, 'go.mod'), 'utf8');
   const modFile = path.join(outDir, 'go.mod');

@@ -72,9 +72,44 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 
 	// that logic should exist in one place
 	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	var sorted bool
+
 	if v, ok := idPrefilter(params.Filter); ok {
 		whereClause = fmt.Sprintf(` WHERE %s = ?`, indexedIDColumn)
 		args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+	} else {
+		// Card-gateway patch (store-server/patches/README.md): narrow, sort and count from the
+		// typed indexes (typed_query.go).
+		plan, err := planTyped(ctx, db, meta, params.Filter, params.IndexSort)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		if plan != nil {
+			whereClause = plan.whereClause()
+			args = plan.args
+
+			if params.CountOnly && plan.exact {
+				var n int64
+
+				cq := fmt.Sprintf(`SELECT COUNT(*) FROM %q`, meta.TableName) + whereClause
+				if err = db.QueryRowContext(ctx, cq, args...).Scan(&n); err != nil {
+					return nil, lazyerrors.Error(err)
+				}
+
+				return &backends.QueryResult{
+					Iter:    newQueryIterator(ctx, nil, params.OnlyRecordIDs),
+					Counted: true,
+					Count:   n,
+				}, nil
+			}
+
+			if plan.sorted {
+				q += whereClause + plan.orderBy
+				whereClause = ""
+				sorted = true
+			}
+		}
 	}
 
 	q += whereClause
@@ -91,7 +126,8 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 	}
 
 	return &backends.QueryResult{
-		Iter: newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+		Iter:   newQueryIterator(ctx, rows, params.OnlyRecordIDs),
+		Sorted: sorted,
 	}, nil
 }
 
@@ -271,14 +307,32 @@ func (c *collection) Explain(ctx context.Context, params *backends.ExplainParams
 
 	// that logic should exist in one place
 	// TODO https://github.com/FerretDB/FerretDB/issues/3235
+	orderByClause := prepareOrderByClause(params.Sort)
+	sortPushdown := orderByClause != ""
+
 	if v, ok := idPrefilter(params.Filter); ok {
 		filterPushdown = true
 		whereClause = fmt.Sprintf(` WHERE %s = ?`, indexedIDColumn)
 		args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+	} else {
+		// Card-gateway patch: the plan Query would run (typed_query.go).
+		plan, err := planTyped(ctx, db, meta, params.Filter, params.IndexSort)
+		if err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		if plan != nil {
+			filterPushdown = len(plan.where) > 0
+			whereClause = plan.whereClause()
+			args = plan.args
+
+			if plan.sorted {
+				orderByClause = plan.orderBy
+				sortPushdown = true
+			}
+		}
 	}
 
-	orderByClause := prepareOrderByClause(params.Sort)
-	sortPushdown := orderByClause != ""
 
 	q := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause
 

@@ -3,7 +3,7 @@ import type { Connection } from 'mongoose';
 import request from 'supertest';
 import type { Express } from 'express';
 import { createGateway } from '../../src/app.js';
-import { orderModel, type Order, type OrderStatus } from '../../src/orders/order-model.js';
+import { orderModel, type IssueStatus, type Order, type OrderStatus } from '../../src/orders/order-model.js';
 import type { Slug } from '../../src/errors/slugs.js';
 import { OrderLookup } from '../../src/back-office/order-lookup.js';
 import { testConfig } from '../support/test-config.js';
@@ -14,6 +14,7 @@ const TOKEN = 'support-token-0123456789abcdef0123456789';
 const STATUSES: OrderStatus[] = ['new', 'activating', 'processing', 'completed', 'failed', 'failed'];
 const SLUGS: Slug[] = ['provider_declined', 'insufficient_funds', 'provider_timeout'];
 const BASE = Date.UTC(2026, 0, 1);
+const ISSUE_STATUSES: IssueStatus[] = ['card_create_error', 'initial_topup_done', 'completed'];
 
 function makeOrders(): Order[] {
   return Array.from({ length: 90 }, (_, i) => {
@@ -30,6 +31,8 @@ function makeOrders(): Order[] {
       is_issued: status === 'completed',
       external_user_id: `user_${i % 4}`,
       external_id: `ext_${i % 5}`,
+      ...(i % 2 === 0 && { card_id: `card_${i % 7}` }),
+      issue_status: ISSUE_STATUSES[i % ISSUE_STATUSES.length]!,
       data: { currency: 'USD', total_charge: 1000 + i, issue_fee: 100, initial_balance: 900 + i },
       rejected: failed && i % 4 === 0,
       ...(failed && { last_error_slug: SLUGS[Math.floor(i / 6) % SLUGS.length]!, last_error: 'x', failed_at: at }),
@@ -94,6 +97,13 @@ describe('order lookup (admin API on the real store)', function () {
       query: { project_id: 'prj_lookup_0', external_id: 'ext_3' },
       match: (o) => o.project_id === 'prj_lookup_0' && o.external_id === 'ext_3',
     },
+    { name: 'card_id', query: { card_id: 'card_3' }, match: (o) => o.card_id === 'card_3' },
+    {
+      name: 'idempotency_key',
+      query: { project_id: 'prj_lookup_1', idempotency_key: 'key-4' },
+      match: (o) => o.project_id === 'prj_lookup_1' && o.idempotency_key === 'key-4',
+    },
+    { name: 'issue_status', query: { issue_status: 'card_create_error' }, match: (o) => o.issue_status === 'card_create_error' },
     {
       name: 'created_at range',
       query: { from: new Date(BASE + 5 * 60_000).toISOString(), to: new Date(BASE + 17 * 60_000).toISOString() },
@@ -150,6 +160,8 @@ describe('order lookup (admin API on the real store)', function () {
       { status: 'lost' },
       { last_error_slug: 'no_such_slug' },
       { external_user_id: 'user_1' },
+      { idempotency_key: 'key-4' },
+      { issue_status: 'card_lost' },
       { from: 'yesterday' },
       { cursor: 'not-a-cursor' },
       { limit: '0' },

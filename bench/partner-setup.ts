@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Connection } from 'mongoose';
+import { createBackOffice } from '../src/back-office/back-office.js';
+import { PartnerClient } from '../src/client/index.js';
+import { generateKeyPair, privateJwk, publicJwk } from '../src/jose/index.js';
+import { connectDatabase } from '../src/store/database.js';
+import { startEmbeddedStore, type EmbeddedStore } from '../src/store/embedded-store.js';
+import { spawnGateway, type GatewayProcess } from '../test/support/gateway-process.js';
+import type { PreparedRequest } from './load.js';
+
+const actor = { staff: 'bench', via: 'cli' as const, requestId: 'bench' };
+
+export interface BenchStack {
+  work: string;
+  store: EmbeddedStore;
+  storePid: number;
+  connection: Connection;
+  gateway: GatewayProcess;
+}
+
+/**
+ * A fresh embedded store in a temporary folder and a real gateway process on it, with limits out of
+ * the benchmark's way. `env` adds to (or overrides) the gateway's environment.
+ */
+export async function startBenchStack(label: string, env: Record<string, string> = {}): Promise<BenchStack> {
+  const work = await mkdtemp(path.join(os.tmpdir(), `card-gateway-${label}-`));
+  const store = await startEmbeddedStore({ dataDir: path.join(work, 'data') });
+  const uri = `${store.uri}card_gateway_${label}`;
+  const connection = await connectDatabase(uri);
+  const storePid = (JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number }).pid;
+  const gateway = await spawnGateway({
+    MONGODB_URI: uri,
+    GATEWAY_KEYS_DIR: path.join(work, 'keys'),
+    // No PROVIDER_URL: the gateway starts the provider simulator, a process of its own with its own journal.
+    PROVIDER_SIM_DIR: path.join(work, 'provider-sim'),
+    LOG_LEVEL: 'info', // as in production: one access-log line per request is part of the cost
+    RATE_LIMIT_PER_ADDRESS: '10000000',
+    // Requests are sealed before the timed part; a slow run must not age them out of the window.
+    REQUEST_MAX_AGE_S: '3600',
+    RATE_LIMIT_PER_PROJECT: '10000000',
+    ...env,
+  });
+  return { work, store, storePid, connection, gateway };
+}
+
+/** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
+export async function setUpPartner(connection: Connection, url: string): Promise<PartnerClient> {
+  const office = createBackOffice(connection);
+  await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
+  const project = await office.projects.create(actor, { name: 'Bench partner', currency: 'USD' });
+  const signing = (await generateKeyPair('PS256')).privateKey;
+  const encryption = (await generateKeyPair('RSA-OAEP-256')).privateKey;
+  const signingKey = await office.projects.addKey(actor, project.project_id, 'signing', { alg: 'PS256', jwk: publicJwk(signing), kid: 'bench-sig' });
+  const encryptionKey = await office.projects.addKey(actor, project.project_id, 'encryption', { alg: 'RSA-OAEP-256', jwk: publicJwk(encryption), kid: 'bench-enc' });
+  await office.products.create(actor, {
+    product_code: 'BENCH_USD',
+    product_id: 9001,
+    name: 'Bench virtual USD',
+    currency: 'USD',
+    issue_fee: '0.50',
+    initial_balance_min: '0.00',
+    initial_balance_max: '100.00',
+  });
+  await office.cardholders.create(actor, project.project_id, { external_user_id: 'bench-user', verification_status: 'verified' });
+  await office.funding.fund(actor, project.project_id, { amount: '10000000.00', reason: 'benchmark funding' });
+  return new PartnerClient({
+    baseUrl: url,
+    projectId: project.project_id,
+    signingKey: { kid: signingKey.kid, alg: 'PS256', privateKey: privateJwk(signing) },
+    encryptionKeys: [{ kid: encryptionKey.kid, alg: 'RSA-OAEP-256', privateKey: privateJwk(encryption) }],
+    gatewayEncryptionAlg: 'RSA-OAEP-256',
+  });
+}
+
+/** Seals `count` requests before the timed part (each with its own jti, and a fresh key if asked). */
+export async function prepare(client: PartnerClient, urlPath: string, body: object, count: number, withKey: boolean): Promise<PreparedRequest[]> {
+  const out: PreparedRequest[] = [];
+  for (let i = 0; i < count; i++) {
+    const idempotencyKey = withKey ? randomUUID() : undefined;
+    out.push({ token: await client.seal(client.claims(urlPath, body, idempotencyKey)), idempotencyKey });
+  }
+  return out;
+}

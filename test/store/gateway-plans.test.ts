@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import type { Connection, Model } from 'mongoose';
+import { cardModel } from '../../src/cards/card-model.js';
+import { cardholderModel } from '../../src/cardholders/cardholder-model.js';
+import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
+import { orderModel } from '../../src/orders/order-model.js';
+import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
+
+/**
+ * The plan (SQLite's EXPLAIN QUERY PLAN, through the store's `explain`) of every query on a large
+ * collection that the gateway, the admin API's order lookup and reconciliation issue: each must
+ * search one of the declared indexes, and those that sort must not sort in a temporary B-tree (a
+ * first page would then read every matching order). Skipped on MongoDB, whose plans differ.
+ */
+type Sort = Record<string, 1 | -1>;
+interface Case {
+  name: string;
+  model: () => Model<never>;
+  filter: Record<string, unknown>;
+  sort?: Sort;
+  /** At most one row matches (a unique index's every field is bound): a sort of it is free. */
+  single?: boolean;
+}
+
+const at = new Date('2026-03-01T00:00:00Z');
+const newest: Sort = { created_at: -1, _id: -1 };
+const cursorBound = {
+  $and: [{ created_at: { $lte: at } }, { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: 'ord_x' } }] }],
+};
+
+describe('store plans of the gateway, admin and reconciliation queries', function () {
+  let connection: Connection;
+  const models = {
+    orders: () => orderModel(connection) as unknown as Model<never>,
+    ledger: () => ledgerEntryModel(connection) as unknown as Model<never>,
+    cards: () => cardModel(connection) as unknown as Model<never>,
+    cardholders: () => cardholderModel(connection) as unknown as Model<never>,
+  };
+
+  const lookups: [string, Record<string, unknown>][] = [
+    ['status', { status: 'failed' }],
+    ['slug', { last_error_slug: 'provider_declined' }],
+    ['project', { project_id: 'prj_1' }],
+    ['project + user', { project_id: 'prj_1', external_user_id: 'u1' }],
+    ['project + external id', { project_id: 'prj_1', external_id: 'e1' }],
+    ['time range', { created_at: { $gte: new Date(0), $lt: at } }],
+    ['card id', { card_id: 'card_1' }],
+    ['issue status', { issue_status: 'card_create_error' }],
+    ['slug + time range', { last_error_slug: 'provider_declined', created_at: { $gte: new Date(0), $lt: at } }],
+    ['no slug + time range (counts)', { last_error_slug: null, created_at: { $gte: new Date(0), $lt: at } }],
+  ];
+
+  const cases: Case[] = [
+    ...lookups.flatMap(([name, filter]): Case[] => [
+      { name: `lookup by ${name}: first page`, model: models.orders, filter, sort: newest },
+      { name: `lookup by ${name}: deep page`, model: models.orders, filter: { ...filter, ...cursorBound }, sort: newest },
+      { name: `lookup by ${name}: count`, model: models.orders, filter },
+    ]),
+    { name: 'lookup by idempotency key', model: models.orders, filter: { project_id: 'prj_1', idempotency_key: 'k' }, sort: newest, single: true },
+    { name: 'create: order by idempotency key', model: models.orders, filter: { project_id: 'prj_1', idempotency_key: 'k' }, single: true },
+    { name: 'create: ledger head', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: -1 } },
+    { name: 'create: ledger entry of an order', model: models.ledger, filter: { project_id: 'prj_1', order_id: 'o', kind: 'charge' }, single: true },
+    { name: 'create: card of an order', model: models.cards, filter: { project_id: 'prj_1', order_id: 'o' }, single: true },
+    { name: 'cardholder by user', model: models.cardholders, filter: { project_id: 'prj_1', external_user_id: 'u' }, single: true },
+    { name: 'reconcile: ledger in seq order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: 1 } },
+    { name: 'reconcile: orders in _id order', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 } },
+    { name: 'reconcile: ledger in order order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { order_id: 1, kind: 1 } },
+    { name: 'reconcile: cards in order order', model: models.cards, filter: { project_id: 'prj_1' }, sort: { order_id: 1 } },
+    { name: 'reconcile: next project of orders', model: models.orders, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
+    { name: 'reconcile: next project of the ledger', model: models.ledger, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
+  ];
+
+  before(async function () {
+    if (process.env.MONGODB_URI) this.skip();
+    connection = await isolatedDb('plans');
+    for (const m of Object.values(models)) await m().createIndexes();
+  });
+  after(async () => {
+    if (connection) await dropIsolatedDb(connection);
+  });
+
+  for (const c of cases) {
+    it(`when the query is "${c.name}", then it searches an index${c.sort && !c.single ? ' and sorts nothing' : ''}`, async () => {
+      const res = await connection.db!.command({
+        explain: { find: c.model().collection.collectionName, filter: c.filter, ...(c.sort && { sort: c.sort }) },
+      });
+      const planned = res.queryPlanner as { Plan?: string[] } | undefined;
+      const plan = (planned?.Plan ?? []).join(' | ');
+      assert.match(plan, /SEARCH \S+ USING (COVERING )?INDEX \S+_/, plan);
+      assert.doesNotMatch(plan, /SCAN/, plan);
+      if (c.sort && !c.single) {
+        assert.doesNotMatch(plan, /TEMP B-TREE/, plan);
+        assert.equal(res.sortPushdown, true);
+      }
+      assert.equal(res.filterPushdown, true);
+    });
+  }
+});
