@@ -13,9 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createBackOffice } from '../src/back-office/back-office.js';
-import { PartnerClient } from '../src/client/index.js';
-import { generateKeyPair, privateJwk, publicJwk } from '../src/jose/index.js';
+import type { PartnerClient } from '../src/client/index.js';
 import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import { connectDatabase } from '../src/store/database.js';
@@ -23,6 +21,7 @@ import { startEmbeddedStore } from '../src/store/embedded-store.js';
 import { projectRoot } from '../src/store/project-root.js';
 import { queuedOrderModel } from '../src/workflow/order-queue.js';
 import { spawnGateway, waitUntil } from '../test/support/gateway-process.js';
+import { setUpProcessPartner } from '../test/support/process-partner.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
@@ -32,7 +31,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const CHECK_REQUESTS = Number(process.env.BENCH_CHECK_REQUESTS ?? 6000);
 const CREATE_REQUESTS = Number(process.env.BENCH_CREATE_REQUESTS ?? 3000);
 const HALF_RATE_SECONDS = Number(process.env.BENCH_HALF_RATE_SECONDS ?? 8);
-const actor = { staff: 'bench', via: 'cli' as const, requestId: 'bench' };
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
@@ -65,7 +63,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    const client = await setUpPartner(connection, gateway.url);
+    const { client } = await setUpProcessPartner(connection, gateway.url);
 
     // One order through the whole workflow: the order /orders/check will read.
     const first = await client.createCard({ product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' });
@@ -140,35 +138,6 @@ async function main(): Promise<void> {
     await store.stop();
     await rm(work, { recursive: true, force: true });
   }
-}
-
-/** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
-async function setUpPartner(connection: Awaited<ReturnType<typeof connectDatabase>>, url: string): Promise<PartnerClient> {
-  const office = createBackOffice(connection);
-  await Promise.all(Object.values(connection.models).map((m) => m.createIndexes()));
-  const project = await office.projects.create(actor, { name: 'Bench partner', currency: 'USD' });
-  const signing = (await generateKeyPair('PS256')).privateKey;
-  const encryption = (await generateKeyPair('RSA-OAEP-256')).privateKey;
-  const signingKey = await office.projects.addKey(actor, project.project_id, 'signing', { alg: 'PS256', jwk: publicJwk(signing), kid: 'bench-sig' });
-  const encryptionKey = await office.projects.addKey(actor, project.project_id, 'encryption', { alg: 'RSA-OAEP-256', jwk: publicJwk(encryption), kid: 'bench-enc' });
-  await office.products.create(actor, {
-    product_code: 'BENCH_USD',
-    product_id: 9001,
-    name: 'Bench virtual USD',
-    currency: 'USD',
-    issue_fee: '0.50',
-    initial_balance_min: '0.00',
-    initial_balance_max: '100.00',
-  });
-  await office.cardholders.create(actor, project.project_id, { external_user_id: 'bench-user', verification_status: 'verified' });
-  await office.funding.fund(actor, project.project_id, { amount: '10000000.00', reason: 'benchmark funding' });
-  return new PartnerClient({
-    baseUrl: url,
-    projectId: project.project_id,
-    signingKey: { kid: signingKey.kid, alg: 'PS256', privateKey: privateJwk(signing) },
-    encryptionKeys: [{ kid: encryptionKey.kid, alg: 'RSA-OAEP-256', privateKey: privateJwk(encryption) }],
-    gatewayEncryptionAlg: 'RSA-OAEP-256',
-  });
 }
 
 async function prepare(client: PartnerClient, urlPath: string, body: object, count: number, withKey: boolean): Promise<PreparedRequest[]> {

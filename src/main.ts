@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { connectDatabase } from './store/database.js';
-import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.js';
+import { startEmbeddedStore, type EmbeddedStore, type RestartPolicy } from './store/embedded-store.js';
 import { createGateway } from './app.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { startServer } from './server.js';
@@ -27,11 +27,14 @@ async function main(): Promise<void> {
   try {
     let uri = config.MONGODB_URI;
     if (!uri) {
-      embedded = await startEmbeddedStore({ dataDir: config.embeddedStoreDir, log: (m) => logger.info(m) });
+      embedded = await startEmbeddedStore({ dataDir: config.embeddedStoreDir, log: (m) => logger.info(m), restart: storeRestartPolicy(config, logger) });
       uri = embedded.uri;
       logger.info('embedded store started', { data_dir: config.embeddedStoreDir });
     }
-    const connection = await connectDatabase(uri);
+    const connection = await connectDatabase(uri, undefined, {
+      serverSelectionTimeoutMS: config.STORE_SERVER_SELECTION_TIMEOUT_MS,
+      socketTimeoutMS: config.STORE_SOCKET_TIMEOUT_MS,
+    });
     const gateway = await createGateway({ config, logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT);
@@ -59,6 +62,19 @@ async function main(): Promise<void> {
   } catch (err) {
     await fail(logger, err, embedded);
   }
+}
+
+/** A dead embedded store is restarted; when it will not stay up the process exits 1 for its supervisor. */
+function storeRestartPolicy(config: Config, logger: Logger): RestartPolicy {
+  return {
+    maxRestarts: config.EMBEDDED_STORE_MAX_RESTARTS,
+    onRestart: (e) => logger.error('embedded store exited; restarting', { attempt: e.attempt, delay_ms: e.delayMs, exit_code: e.exitCode, signal: e.signal }),
+    onRestarted: (e) => logger.info('embedded store restarted', { attempt: e.attempt }),
+    onGiveUp: (err) => {
+      logger.error('embedded store cannot be restarted; exiting', { error: err });
+      process.exit(1);
+    },
+  };
 }
 
 async function fail(logger: Logger, err: unknown, embedded: EmbeddedStore | undefined): Promise<never> {
