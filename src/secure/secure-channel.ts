@@ -2,6 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import { ProjectCache } from '../projects/project-cache.js';
 import { ProjectRepository } from '../projects/project-repository.js';
 import { Authenticator } from './authenticator.js';
 import { envelope, type PartnerRoute } from './envelope.js';
@@ -29,7 +30,8 @@ export async function createSecureChannel(deps: { config: Config; logger: Logger
   const { config, logger, connection } = deps;
   const keys = await loadGatewayKeys(config, logger);
   const replayCache = new ReplayCache(connection, config.REQUEST_MAX_AGE_S * 1000, logger);
-  const authenticator = new Authenticator(config, keys, new ProjectRepository(connection), replayCache);
+  const projects = new ProjectCache(new ProjectRepository(connection), connection, config.PROJECT_CACHE_TTL_MS);
+  const authenticator = new Authenticator(config, keys, projects, replayCache);
   const limiters = await createRateLimiters(config, logger);
 
   const jwksRouter = Router();
@@ -44,6 +46,9 @@ export async function createSecureChannel(deps: { config: Config; logger: Logger
     jwksRouter,
     protect: envelope({ config, logger, keys, authenticator, limiters }),
     replayCache,
-    close: () => limiters.close(),
+    close: () => {
+      projects.close();
+      return limiters.close();
+    },
   };
 }
