@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -6,6 +7,7 @@ import { startEmbeddedStore, type EmbeddedStore, type RestartPolicy } from './st
 import { createGateway } from './app.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { startServer } from './server.js';
+import { gatewayProcessCount, runPrimary } from './process/cluster.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
 async function main(): Promise<void> {
@@ -22,6 +24,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.LOG_LEVEL });
+  const processes = gatewayProcessCount(config);
+  if (processes > 1 && cluster.isPrimary) return runPrimary(processes, logger);
 
   let embedded: EmbeddedStore | undefined;
   try {

@@ -44,7 +44,8 @@ const schema = z.object({
   EMBEDDED_STORE_MAX_RESTARTS: int(0, 100).default(5),
   STORE_SERVER_SELECTION_TIMEOUT_MS: int(100, 120_000).default(2000),
   STORE_SOCKET_TIMEOUT_MS: int(0, 600_000).default(5000),
-  PROJECT_CACHE_TTL_MS: int(0, 3_600_000).default(5000),
+  CACHE_TTL_MS: int(0, 3_600_000).default(5000),
+  GATEWAY_PROCESSES: int(0, 256).default(0),
 
   GATEWAY_AUDIENCE: z.string().min(1).default('card-gateway'),
   GATEWAY_KEYS_DIR: z.string().min(1).default('.keys'),

@@ -79,7 +79,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
   });
-  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease));
+  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS);
 
   return {
     handlers: createOrderHandlers({ orders, cards }),
@@ -92,6 +92,6 @@ export async function createOrdersFeature({ config, logger, connection, provider
     start: () => {
       if (config.WORKER_ENABLED) worker.start();
     },
-    stop: () => worker.stop(),
+    stop: () => worker.stop().finally(() => orders.close()),
   };
 }

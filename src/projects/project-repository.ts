@@ -4,7 +4,7 @@ import { projectModel, type Project, type ProjectKey, type ResponseEncryptionAlg
 /**
  * Reads projects and picks their keys. The secure channel reads through a ProjectCache: a disabled
  * project or a retired key takes effect at once when staff change it through this process, and
- * within PROJECT_CACHE_TTL_MS in every other process.
+ * within CACHE_TTL_MS in every other process.
  */
 export class ProjectRepository {
   private readonly model: Model<Project>;

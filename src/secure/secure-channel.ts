@@ -30,7 +30,7 @@ export async function createSecureChannel(deps: { config: Config; logger: Logger
   const { config, logger, connection } = deps;
   const keys = await loadGatewayKeys(config, logger);
   const replayCache = new ReplayCache(connection, config.REQUEST_MAX_AGE_S * 1000, logger);
-  const projects = new ProjectCache(new ProjectRepository(connection), connection, config.PROJECT_CACHE_TTL_MS);
+  const projects = new ProjectCache(new ProjectRepository(connection), connection, config.CACHE_TTL_MS);
   const authenticator = new Authenticator(config, keys, projects, replayCache);
   const limiters = await createRateLimiters(config, logger);
 

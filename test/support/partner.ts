@@ -1,3 +1,4 @@
+import type { Connection } from 'mongoose';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -32,6 +33,8 @@ export interface TestGatewayOptions {
   partnerHandlers?: PartnerHandlers;
   /** Generate the gateway's keys anew instead of reusing the suite's (key rotation tests). */
   freshKeys?: boolean;
+  /** Another connection to the test database (e.g. one with command monitoring). */
+  connection?: Connection;
 }
 
 let sharedKeysDir: Promise<string> | undefined;
@@ -53,7 +56,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gateway = await createGateway({
     config,
     logger: testLogger,
-    connection: testStore().connection,
+    connection: options.connection ?? testStore().connection,
     partnerHandlers: options.partnerHandlers,
   });
   const server = await startServer(gateway.app, '127.0.0.1', 0);
