@@ -230,6 +230,28 @@ describe('store faults under load', function () {
   });
 });
 
+describe('store faults: when the store cannot be restarted', function () {
+  this.timeout(120_000);
+
+  it('when the embedded store dies and no restart is left, then the gateway exits with 1 for its supervisor', async () => {
+    const work = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-giveup-'));
+    try {
+      const gateway = await spawnGateway({
+        EMBEDDED_STORE_DIR: path.join(work, 'data'),
+        GATEWAY_KEYS_DIR: path.join(work, 'keys'),
+        EMBEDDED_STORE_MAX_RESTARTS: '0',
+      });
+      const { pid } = JSON.parse(await readFile(path.join(work, 'data', 'store-address.json'), 'utf8')) as { pid: number };
+      process.kill(pid, 'SIGKILL');
+      const { code } = await gateway.exited;
+      assert.equal(code, 1);
+      assert.ok(gateway.output.some((l) => l.includes('embedded store cannot be restarted; exiting')));
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});
+
 /** What a partner retries: 503 from the gateway, or no answer at all (a dropped connection). */
 function isRetryable(err: unknown): boolean {
   if (err instanceof GatewayApiError) return err.status === 503;
