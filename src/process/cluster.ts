@@ -56,7 +56,9 @@ export function runPrimary(count: number, logger: Logger): void {
       logger.info('shutting down', { signal });
       const workers = Object.values(cluster.workers ?? {});
       if (workers.length === 0) process.exit(0);
-      for (const w of workers) w?.process.kill(signal);
+      // SIGTERM whatever came: after Ctrl-C the workers have had their own SIGINT from the
+      // terminal, and a second one would kill them mid-shutdown; a SIGTERM joins the shutdown.
+      for (const w of workers) w?.process.kill('SIGTERM');
     });
   }
 }
