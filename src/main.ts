@@ -1,13 +1,15 @@
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, type Config } from './config/config.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { connectDatabase } from './store/database.js';
-import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.js';
+import { startEmbeddedStore, type EmbeddedStore, type RestartPolicy } from './store/embedded-store.js';
 import { simulatorConfig, startProviderSimulator, type SimulatorProcess } from './provider/simulator-process.js';
 import { createGateway } from './app.js';
 import { PROVIDER_WEBHOOK_PATH } from './provider/webhooks/webhook-routes.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { serverLimits, startServer } from './server.js';
+import { gatewayProcessCount, runPrimary } from './process/cluster.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
 async function main(): Promise<void> {
@@ -24,6 +26,8 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.LOG_LEVEL });
+  const processes = gatewayProcessCount(config);
+  if (processes > 1 && cluster.isPrimary) return runPrimary(processes, logger);
 
   let embedded: EmbeddedStore | undefined;
   let simulator: SimulatorProcess | undefined;
@@ -34,7 +38,7 @@ async function main(): Promise<void> {
   try {
     let uri = config.MONGODB_URI;
     if (!uri) {
-      embedded = await startEmbeddedStore({ dataDir: config.embeddedStoreDir, log: (m) => logger.info(m) });
+      embedded = await startEmbeddedStore({ dataDir: config.embeddedStoreDir, log: (m) => logger.info(m), restart: storeRestartPolicy(config, logger) });
       uri = embedded.uri;
       logger.info('embedded store started', { data_dir: config.embeddedStoreDir });
     }
@@ -48,7 +52,10 @@ async function main(): Promise<void> {
       config = { ...config, ...simulatorConfig(simulator) };
       logger.info('provider simulator started', { url: simulator.url, data_dir: config.providerSimDir });
     }
-    const connection = await connectDatabase(uri);
+    const connection = await connectDatabase(uri, undefined, {
+      serverSelectionTimeoutMS: config.STORE_SERVER_SELECTION_TIMEOUT_MS,
+      socketTimeoutMS: config.STORE_SOCKET_TIMEOUT_MS,
+    });
     const gateway = await createGateway({ config, logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT, serverLimits(config));
@@ -77,6 +84,19 @@ async function main(): Promise<void> {
   } catch (err) {
     await fail(logger, err, stopChildren);
   }
+}
+
+/** A dead embedded store is restarted; when it will not stay up the process exits 1 for its supervisor. */
+function storeRestartPolicy(config: Config, logger: Logger): RestartPolicy {
+  return {
+    maxRestarts: config.EMBEDDED_STORE_MAX_RESTARTS,
+    onRestart: (e) => logger.error('embedded store exited; restarting', { attempt: e.attempt, delay_ms: e.delayMs, exit_code: e.exitCode, signal: e.signal }),
+    onRestarted: (e) => logger.info('embedded store restarted', { attempt: e.attempt }),
+    onGiveUp: (err) => {
+      logger.error('embedded store cannot be restarted; exiting', { error: err });
+      process.exit(1);
+    },
+  };
 }
 
 async function fail(logger: Logger, err: unknown, stopChildren: () => Promise<void>): Promise<never> {

@@ -5,6 +5,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { cardholderIdFor } from '../ids/ids.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
+import { announceStaffChange } from '../store/change-notices.js';
 import type { Actor, AuditLog } from './audit-log.js';
 import { notFound, parseInput } from './validate.js';
 
@@ -39,7 +40,7 @@ export class CardholdersAdmin {
   private readonly projects: Model<Project>;
 
   constructor(
-    connection: Connection,
+    private readonly connection: Connection,
     private readonly audit: AuditLog,
   ) {
     this.cardholders = cardholderModel(connection);
@@ -106,6 +107,7 @@ export class CardholdersAdmin {
       },
       async () => {
         await this.cardholders.updateOne({ _id: current._id }, { $set: { verification_status, updated_at: new Date() } });
+        announceStaffChange(this.connection, 'cardholder', current._id);
         return this.get(projectId, externalUserId);
       },
     );

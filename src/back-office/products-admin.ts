@@ -5,6 +5,7 @@ import { newId } from '../ids/ids.js';
 import { currencyExponent, formatMinor, MoneyFormatError, parseDecimal, SUPPORTED_CURRENCIES } from '../money/money.js';
 import { productModel, type Product } from '../products/product-model.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
+import { announceStaffChange } from '../store/change-notices.js';
 import type { Actor, AuditLog } from './audit-log.js';
 import { notFound, parseInput } from './validate.js';
 
@@ -63,7 +64,7 @@ export class ProductsAdmin {
   private readonly products: Model<Product>;
 
   constructor(
-    connection: Connection,
+    private readonly connection: Connection,
     private readonly audit: AuditLog,
   ) {
     this.products = productModel(connection);
@@ -130,6 +131,7 @@ export class ProductsAdmin {
     const action = Object.keys(body).length === 1 && body.active !== undefined ? (body.active ? 'product.activate' : 'product.deactivate') : 'product.update';
     return this.audit.run(actor, { action, target: `product:${code}`, summary: { ...body } }, async () => {
       await this.products.updateOne({ _id: current._id }, { $set: { ...set, updated_at: new Date() } });
+      announceStaffChange(this.connection, 'product', current._id);
       return this.get(code);
     });
   }

@@ -6,6 +6,7 @@ import { KeyedMutex } from '../ledger/keyed-mutex.js';
 import { LedgerService } from '../ledger/ledger-service.js';
 import { currencyExponent, formatMinor, SUPPORTED_CURRENCIES } from '../money/money.js';
 import { projectModel, type Project, type ProjectKey, type ProjectStatus } from '../projects/project-model.js';
+import { announceStaffChange } from '../store/change-notices.js';
 import type { Actor, AuditLog } from './audit-log.js';
 import { checkPublicKey, thumbprint, type KeyUse } from './key-rules.js';
 import { notFound, parseInput } from './validate.js';
@@ -63,7 +64,7 @@ export class ProjectsAdmin {
   private readonly queue = new KeyedMutex();
 
   constructor(
-    connection: Connection,
+    private readonly connection: Connection,
     private readonly audit: AuditLog,
   ) {
     this.projects = projectModel(connection);
@@ -121,6 +122,7 @@ export class ProjectsAdmin {
       { action: status === 'disabled' ? 'project.disable' : 'project.enable', target: `project:${projectId}`, summary: { from: before.status, to: status } },
       async () => {
         await this.projects.updateOne({ _id: projectId }, { $set: { status, updated_at: new Date() } });
+        announceStaffChange(this.connection, 'project', projectId);
         return this.get(projectId);
       },
     );
@@ -184,6 +186,8 @@ export class ProjectsAdmin {
       const current = project[field] as ProjectKey<string>[];
       if (applied(current)) return;
       await this.projects.updateOne({ _id: projectId }, { $set: { [field]: change(current), updated_at: new Date() } });
+      // Caches of this process drop their copy now; other processes within CACHE_TTL_MS.
+      announceStaffChange(this.connection, 'project', projectId);
       if (applied((await this.load(projectId))[field])) return;
     }
     throw new GatewayError('conflict', 'The project changed meanwhile; try again.');

@@ -59,6 +59,11 @@ const schema = z.object({
 
   MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI').optional(),
   EMBEDDED_STORE_DIR: z.string().min(1).default('data'),
+  EMBEDDED_STORE_MAX_RESTARTS: int(0, 100).default(5),
+  STORE_SERVER_SELECTION_TIMEOUT_MS: int(100, 120_000).default(2000),
+  STORE_SOCKET_TIMEOUT_MS: int(0, 600_000).default(5000),
+  CACHE_TTL_MS: int(0, 3_600_000).default(5000),
+  GATEWAY_PROCESSES: int(0, 256).default(0),
 
   GATEWAY_AUDIENCE: z.string().min(1).default(DEFAULT_AUDIENCE),
   GATEWAY_KEYS_DIR: z.string().min(1).default('.keys'),

@@ -36,11 +36,15 @@ function clientErrorSlug(err: unknown): Slug | undefined {
   return CLIENT_ERROR_SLUGS[status] ?? 'malformed_request';
 }
 
+/** The store is down, hung past its timeouts, or being restarted: the client may retry (503). */
 function isStoreDown(err: unknown): boolean {
   return (
     err instanceof mongoose.mongo.MongoServerSelectionError ||
     err instanceof mongoose.mongo.MongoNetworkError ||
-    err instanceof mongoose.mongo.MongoNotConnectedError
+    err instanceof mongoose.mongo.MongoNotConnectedError ||
+    err instanceof mongoose.mongo.MongoOperationTimeoutError ||
+    err instanceof mongoose.mongo.MongoTopologyClosedError ||
+    err instanceof mongoose.Error.MongooseServerSelectionError
   );
 }
 

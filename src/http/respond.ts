@@ -28,6 +28,9 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** Seconds a client should wait after a 503: about the store's restart and reconnection time. */
+export const RETRY_AFTER_S = '2';
+
 export function errorBody(res: Response, slug: Slug, message?: string, details: ErrorDetails = {}): ErrorBody {
   return { slug, message: message ?? SLUGS[slug].message, request_id: res.locals.requestId, ...details };
 }
@@ -40,5 +43,7 @@ export async function sendData(res: Response, status: number, data: unknown, hea
 
 /** Sends a contract error body through the request's responder. */
 export async function sendError(res: Response, slug: Slug, message?: string, details: ErrorDetails = {}): Promise<void> {
+  // Every 503 is temporary (store down or restarting, a busy order): say when to come back.
+  if (SLUGS[slug].status === 503 && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', RETRY_AFTER_S);
   await (res.locals.responder ?? plainJsonResponder)(res, SLUGS[slug].status, { error: errorBody(res, slug, message, details) });
 }

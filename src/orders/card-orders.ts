@@ -5,7 +5,9 @@ import { SLUGS } from '../errors/slugs.js';
 import { orderIdFor } from '../ids/ids.js';
 import { productModel, type Product } from '../products/product-model.js';
 import type { Project } from '../projects/project-model.js';
+import { onStaffChange } from '../store/change-notices.js';
 import { DuplicateKeyError, insertUnique } from '../store/duplicate-key.js';
+import { ReadCache } from '../store/read-cache.js';
 import { checkIssuanceRules, createCardBody, IDEMPOTENCY_KEY, validationError, type CreateCardBody } from './create-card-request.js';
 import type { Lease } from '../workflow/order-claims.js';
 import type { OrderQueue } from '../workflow/order-queue.js';
@@ -29,6 +31,11 @@ export class CardOrders {
   private readonly orders: Model<Order>;
   private readonly products: Model<Product>;
   private readonly cardholders: Model<Cardholder>;
+  // Products and cardholders as the rules read them, at most `lookupTtlMs` old (staff changes
+  // through this process drop them at once): a create reads neither from the store in steady state.
+  private readonly productCache: ReadCache<Product>;
+  private readonly cardholderCache: ReadCache<Cardholder>;
+  private readonly unsubscribe: () => void;
 
   constructor(
     connection: Connection,
@@ -39,10 +46,23 @@ export class CardOrders {
      * worker took the order's lease over with it.
      */
     private readonly onCharged: (order: Order, lease: Lease) => boolean = () => false,
+    lookupTtlMs = 0,
   ) {
     this.orders = orderModel(connection);
     this.products = productModel(connection);
     this.cardholders = cardholderModel(connection);
+    this.productCache = new ReadCache(lookupTtlMs);
+    this.cardholderCache = new ReadCache(lookupTtlMs);
+    // Changes are rare: any product or cardholder change drops all copies of its kind.
+    this.unsubscribe = onStaffChange(connection, (kind) => {
+      if (kind === 'product') this.productCache.clear();
+      if (kind === 'cardholder') this.cardholderCache.clear();
+    });
+  }
+
+  /** Stops listening for staff changes (the gateway's stop). */
+  close(): void {
+    this.unsubscribe();
   }
 
   async create(project: Project, body: unknown, idempotencyKey: string | undefined): Promise<CreateOutcome> {
@@ -58,10 +78,9 @@ export class CardOrders {
     if (!externalUserId) throw new GatewayError('external_user_id_required');
 
     const hash = requestHash(body);
-    // A replay: one read by _id, before any other work (the id is derived from the key).
-    const existing = await this.findDerived(project._id, idempotencyKey);
-    if (existing) return this.replay(existing, hash);
-
+    // A replay is found by the order insert's unique _id (derived from the key), not by a read
+    // first: a new order, the common case, saves a round trip. A replay then costs the rule reads
+    // (cached) and a queue entry the worker drops once it sees the order is already done.
     const request = { ...parsed.data, external_user_id: externalUserId };
     const order = await this.buildOrder(project, request, idempotencyKey, hash);
     // The worker's entry goes first: an accepted order is never stored without one.
@@ -109,9 +128,9 @@ export class CardOrders {
   private async buildOrder(project: Project, body: CreateCardBody & { external_user_id: string }, idempotencyKey: string, hash: string): Promise<Order> {
     const [product, cardholder] = await Promise.all([
       body.product_code !== undefined
-        ? this.products.findOne({ product_code: body.product_code }).lean<Product>()
-        : this.products.findOne({ product_id: body.product_id }).lean<Product>(),
-      findCardholder(this.cardholders, project._id, body.external_user_id),
+        ? this.productCache.get(`code:${body.product_code}`, () => this.products.findOne({ product_code: body.product_code }).lean<Product>())
+        : this.productCache.get(`id:${body.product_id}`, () => this.products.findOne({ product_id: body.product_id }).lean<Product>()),
+      this.cardholderCache.get(`${project._id}\u0000${body.external_user_id}`, () => findCardholder(this.cardholders, project._id, body.external_user_id)),
     ]);
     const check = checkIssuanceRules({ project, body, product, cardholder });
 

@@ -85,7 +85,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
   });
-  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease));
+  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS);
 
   return {
     handlers: createOrderHandlers({ orders, cards }),
@@ -100,7 +100,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
       if (config.WORKER_ENABLED) worker.start();
     },
     stop: async () => {
-      await worker.stop();
+      await worker.stop().finally(() => orders.close());
       link?.client.close();
     },
   };

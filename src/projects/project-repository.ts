@@ -2,9 +2,9 @@ import type { Connection, Model } from 'mongoose';
 import { projectModel, type Project, type ProjectKey, type ResponseEncryptionAlg, type SigningAlg } from './project-model.js';
 
 /**
- * Reads projects and picks their keys. The secure channel looks a project up on every request, so
- * a disabled project or a retired key takes effect at once (the caller caches only the imported
- * key objects, keyed by the key material itself).
+ * Reads projects and picks their keys. The secure channel reads through a ProjectCache: a disabled
+ * project or a retired key takes effect at once when staff change it through this process, and
+ * within CACHE_TTL_MS in every other process.
  */
 export class ProjectRepository {
   private readonly model: Model<Project>;

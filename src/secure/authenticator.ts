@@ -66,13 +66,14 @@ function joseToGatewayError(err: JoseFailure): AuthenticationError {
 export class Authenticator {
   // Imported project keys, keyed by the registered key itself (alg and JWK as stored): however the
   // document is edited, a changed key is a new cache entry. Status (active/retired) and project
-  // status are read from the document fetched for every request, never from the cache.
+  // status come from the project document (`projects`: a ProjectCache, bounded staleness), never
+  // from this cache.
   private readonly projectKeys = new KeyCache<VerificationKey | EncryptionKey>();
 
   constructor(
     private readonly config: Config,
     private readonly keys: GatewayKeys,
-    private readonly projects: ProjectRepository,
+    private readonly projects: Pick<ProjectRepository, 'findById'>,
     private readonly replayCache: ReplayCache,
     private readonly now: () => number = Date.now,
   ) {}

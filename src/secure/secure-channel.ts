@@ -2,6 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import type { Connection } from 'mongoose';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import { ProjectCache } from '../projects/project-cache.js';
 import { ProjectRepository } from '../projects/project-repository.js';
 import { Authenticator } from './authenticator.js';
 import { envelope, type PartnerRoute } from './envelope.js';
@@ -46,7 +47,8 @@ export async function createSecureChannel(deps: SecureChannelDeps): Promise<Secu
     now,
     ...(redis && { redis: { client: redis, prefix: config.REPLAY_REDIS_PREFIX } }),
   });
-  const authenticator = new Authenticator(config, keys, new ProjectRepository(connection), replayCache, now);
+  const projects = new ProjectCache(new ProjectRepository(connection), connection, config.CACHE_TTL_MS);
+  const authenticator = new Authenticator(config, keys, projects, replayCache, now);
   const limiters = await createRateLimiters(config, logger);
 
   const jwksRouter = Router();
@@ -62,6 +64,7 @@ export async function createSecureChannel(deps: SecureChannelDeps): Promise<Secu
     protect: envelope({ config, logger, keys, authenticator, limiters, now, preAuth: new WorkLimit(config.PREAUTH_MAX_CONCURRENT, config.PREAUTH_MAX_QUEUED) }),
     replayCache,
     close: async () => {
+      projects.close();
       await limiters.close();
       if (redis) await closeRedis(redis);
     },

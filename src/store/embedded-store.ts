@@ -17,6 +17,22 @@ export interface EmbeddedStore {
   stop(): Promise<void>;
 }
 
+/**
+ * What to do when the server dies under us (SIGKILL, OOM, a crash): start it again on the same
+ * address, so the driver's connections find it without a new URI, after a backoff that doubles
+ * from `baseDelayMs` up to `maxDelayMs`. After `maxRestarts` restarts in a row that did not stay up
+ * for `stableAfterMs`, `onGiveUp` is called (the gateway exits non-zero for its supervisor).
+ */
+export interface RestartPolicy {
+  maxRestarts: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  stableAfterMs?: number;
+  onRestart?: (event: { attempt: number; delayMs: number; exitCode: number | null; signal: NodeJS.Signals | null }) => void;
+  onRestarted?: (event: { attempt: number }) => void;
+  onGiveUp: (err: Error) => void;
+}
+
 const ADDRESS_FILE = 'store-address.json';
 const START_TIMEOUT_MS = 60_000;
 
@@ -43,8 +59,10 @@ export async function startEmbeddedStore(options: {
   dataDir: string;
   joinRunning?: boolean;
   log?: (msg: string) => void;
+  /** Restart the server when it dies; without a policy a dead server stays dead. */
+  restart?: RestartPolicy;
 }): Promise<EmbeddedStore> {
-  const { dataDir, log = () => {} } = options;
+  const { dataDir, log = () => {}, restart } = options;
   if (options.joinRunning) {
     const uri = await findRunningStore(dataDir);
     if (uri) return { uri, owned: false, stop: () => Promise.resolve() };
@@ -52,10 +70,63 @@ export async function startEmbeddedStore(options: {
 
   const binary = await ensureStoreServerBinary({ log });
   // stdin stays a pipe we never close: the child exits when it reads EOF, i.e. when we die.
-  const child = spawn(binary, ['-data', dataDir, '-listen', '127.0.0.1:0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const spawnServer = (listen: string) => spawn(binary, ['-data', dataDir, '-listen', listen], { stdio: ['pipe', 'pipe', 'pipe'] });
 
+  let child = spawnServer('127.0.0.1:0');
   const uri = await waitForReady(child);
-  return { uri, owned: true, stop: () => stopChild(child, 10_000) };
+  // Restarts listen where the first server did: the URI (and every pooled driver) stays valid.
+  const listen = new URL(uri).host;
+  let stopping = false;
+  let restarts = 0;
+  let startedAt = Date.now();
+
+  const supervise = (server: ChildProcess): void => {
+    server.once('exit', (exitCode, signal) => {
+      if (stopping || !restart) return;
+      if (Date.now() - startedAt >= (restart.stableAfterMs ?? 60_000)) restarts = 0;
+      void restartAfterExit(restart, exitCode, signal);
+    });
+  };
+  const restartAfterExit = async (policy: RestartPolicy, exitCode: number | null, signal: NodeJS.Signals | null): Promise<void> => {
+    let lastError: Error = new StoreUnavailableError(`embedded store exited (code ${exitCode}, signal ${signal})`);
+    while (!stopping) {
+      if (restarts >= policy.maxRestarts) {
+        policy.onGiveUp(new StoreUnavailableError(`embedded store did not stay up after ${restarts} restarts: ${lastError.message}`));
+        return;
+      }
+      restarts += 1;
+      const delayMs = Math.min((policy.baseDelayMs ?? 200) * 2 ** (restarts - 1), policy.maxDelayMs ?? 5000);
+      policy.onRestart?.({ attempt: restarts, delayMs, exitCode, signal });
+      await new Promise((r) => setTimeout(r, delayMs));
+      if (stopping) return;
+      const next = spawnServer(listen);
+      try {
+        await waitForReady(next);
+      } catch (err) {
+        lastError = err as Error;
+        continue;
+      }
+      if (stopping) {
+        next.kill('SIGTERM');
+        return;
+      }
+      child = next;
+      startedAt = Date.now();
+      supervise(next);
+      policy.onRestarted?.({ attempt: restarts });
+      return;
+    }
+  };
+  supervise(child);
+
+  return {
+    uri,
+    owned: true,
+    stop: () => {
+      stopping = true;
+      return stopChild(child, 10_000);
+    },
+  };
 }
 
 function waitForReady(child: ChildProcess): Promise<string> {

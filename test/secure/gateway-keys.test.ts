@@ -4,12 +4,14 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { generateKeyPair, privateJwk, type Jwk, type KeyManagementAlg, type SignatureAlg } from '../../src/jose/index.js';
-import { projectModel } from '../../src/projects/project-model.js';
+import { createBackOffice } from '../../src/back-office/back-office.js';
 import { GatewayKeyError, loadGatewayKeys } from '../../src/secure/gateway-keys.js';
 import { testLogger } from '../support/log-capture.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, testKeyPair, type TestGateway } from '../support/partner.js';
 import { testConfig } from '../support/test-config.js';
 import { testStore } from '../support/test-store.js';
+
+const STAFF = { staff: 'tests', via: 'cli' as const, requestId: 'gateway-keys' };
 
 async function privateKeyJwk(alg: KeyManagementAlg | SignatureAlg, kid: string): Promise<Jwk> {
   const { privateKey } = await generateKeyPair(alg);
@@ -144,16 +146,10 @@ describe('gateway keys', function () {
 
       const newSigning = await testKeyPair('EdDSA');
       const newEncryption = await testKeyPair('RSA-OAEP-256');
-      const later = new Date(Date.now() + 1000);
-      await projectModel(testStore().connection).updateOne(
-        { _id: tp.project._id },
-        {
-          $push: {
-            signing_keys: { kid: newSigning.kid, alg: newSigning.alg, jwk: newSigning.publicJwk, status: 'active', created_at: later },
-            encryption_keys: { kid: newEncryption.kid, alg: newEncryption.alg, jwk: newEncryption.publicJwk, status: 'active', created_at: later },
-          },
-        },
-      );
+      // Through the back office, as staff would: the gateway's project cache drops its copy at once.
+      const office = createBackOffice(testStore().connection).projects;
+      await office.addKey(STAFF, tp.project._id, 'signing', { alg: newSigning.alg, jwk: newSigning.publicJwk, kid: newSigning.kid });
+      await office.addKey(STAFF, tp.project._id, 'encryption', { alg: newEncryption.alg, jwk: newEncryption.publicJwk, kid: newEncryption.kid });
       const both = clientFor(gw.url, tp.project._id, { signing: newSigning, encryption: newEncryption }, {
         encryptionKeys: [
           { kid: newEncryption.kid, alg: newEncryption.alg, privateKey: newEncryption.privateJwk },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { GatewayApiError } from '../../src/client/index.js';
 import type { EncryptionKey, KeyManagementAlg } from '../../src/jose/index.js';
-import { projectModel } from '../../src/projects/project-model.js';
+import { createBackOffice } from '../../src/back-office/back-office.js';
 import {
   b64u,
   encryptTo,
@@ -16,6 +16,8 @@ import {
 import { BODY_CANARY } from '../support/log-audit.js';
 import { createTestProject, echoHandlers, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
+
+const STAFF = { staff: 'tests', via: 'cli' as const, requestId: 'rejections' };
 
 const CHECK = '/api/v1/orders/check';
 const CREATE = '/api/v1/cards/create';
@@ -152,10 +154,8 @@ describe('secure channel: every refusal from a real crafted request', function (
   it('when the signing key is retired, then 401 invalid_signature (the change applies at once)', async () => {
     const retiring = await createTestProject({ url: gw.url, signingAlg: 'EdDSA' });
     await retiring.client.checkOrder({ order_id: 'ord_1' });
-    await projectModel(testStore().connection).updateOne(
-      { _id: retiring.project._id },
-      { $set: { 'signing_keys.0.status': 'retired', 'signing_keys.0.retired_at': new Date() } },
-    );
+    // Through the back office, as staff would: the gateway's project cache drops its copy at once.
+    await createBackOffice(testStore().connection).projects.retireKey(STAFF, retiring.project._id, 'signing', retiring.keys.signing.kid, true);
     const err = await retiring.client.checkOrder({ order_id: 'ord_1' }).then(
       () => assert.fail('a retired key must not verify'),
       (e: unknown) => e,

@@ -20,7 +20,7 @@ export function spawnGateway(env: Record<string, string>, timeoutMs = 60_000): P
   const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'src', 'main.js')], {
     cwd: projectRoot(),
     // The suite's provider simulator unless the test says otherwise (PROVIDER_URL: '' starts the gateway's own).
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', ...suiteSimulatorEnvIfRunning(), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', GATEWAY_PROCESSES: '1', ...suiteSimulatorEnvIfRunning(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -1,3 +1,4 @@
+import type { Connection } from 'mongoose';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -34,6 +35,8 @@ export interface TestGatewayOptions {
   freshKeys?: boolean;
   /** The gateway's secure-channel clock (instances whose clocks differ). */
   now?: () => number;
+  /** Another connection to the test database (e.g. one with command monitoring). */
+  connection?: Connection;
 }
 
 let sharedKeysDir: Promise<string> | undefined;
@@ -55,7 +58,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gateway = await createGateway({
     config,
     logger: testLogger,
-    connection: testStore().connection,
+    connection: options.connection ?? testStore().connection,
     partnerHandlers: options.partnerHandlers,
     ...(options.now && { now: options.now }),
   });
