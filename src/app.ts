@@ -8,7 +8,8 @@ import { requestContext } from './http/request-id.js';
 import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
-import { partnerRoutes } from './partner-api/routes.js';
+import { partnerOpsRoutes, partnerRoutes } from './partner-api/routes.js';
+import { createPartnerOps } from './partner-ops/partner-ops-feature.js';
 import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
@@ -61,6 +62,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const secureChannel = await createSecureChannel({ config, logger, connection });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
+  app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -17,12 +17,18 @@ import {
 } from '../jose/index.js';
 import { GatewayApiError, GatewayResponseError } from './errors.js';
 import type {
+  BalanceAndStatement,
+  BalanceRequest,
   CardData,
-  CardIssueOrder,
+  CardList,
   CheckOrderRequest,
   CreateCardRequest,
   GatewayResponse,
   GetCardRequest,
+  ListCardsRequest,
+  ListOrdersRequest,
+  OrderList,
+  PartnerOrder,
 } from './types.js';
 
 export interface PartnerClientOptions {
@@ -100,12 +106,27 @@ export class PartnerClient {
   }
 
   /** Orders a virtual card. A missing idempotency key is generated (keep it to retry safely). */
-  createCard(body: CreateCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
-    return this.call<CardIssueOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
+  createCard(body: CreateCardRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.call<PartnerOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
   }
 
-  checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
-    return this.call<CardIssueOrder>('/api/v1/orders/check', body, options);
+  checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.call<PartnerOrder>('/api/v1/orders/check', body, options);
+  }
+
+  /** The project's cards, newest first; pass `next_cursor` back as `cursor` for the next page. */
+  listCards(body: ListCardsRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<CardList>> {
+    return this.call<CardList>('/api/v1/cards/list', body, options);
+  }
+
+  /** The project's orders, newest first, each with its refunds. */
+  listOrders(body: ListOrdersRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<OrderList>> {
+    return this.call<OrderList>('/api/v1/orders/list', body, options);
+  }
+
+  /** The master balance and a page of the ledger behind it, newest entry first. */
+  balance(body: BalanceRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<BalanceAndStatement>> {
+    return this.call<BalanceAndStatement>('/api/v1/balance', body, options);
   }
 
   getCard(body: GetCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardData>> {

@@ -20,6 +20,7 @@ import { OrderClaims } from '../workflow/order-claims.js';
 import { CardOrders } from './card-orders.js';
 import { OrderCharger } from './order-charge.js';
 import { createOrderHandlers } from './order-handlers.js';
+import { OrderRefunds } from './order-refunds.js';
 
 export interface OrdersFeatureDeps {
   config: Config;
@@ -82,7 +83,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease));
 
   return {
-    handlers: createOrderHandlers({ orders, cards }),
+    handlers: createOrderHandlers({ orders, cards, refunds: new OrderRefunds(connection) }),
     orders,
     cards,
     ledger,
