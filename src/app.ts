@@ -14,6 +14,8 @@ import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
+import { webhookModels } from './webhooks/webhook-models.js';
+import { createWebhooks, type WebhooksFeature } from './webhooks/webhooks-feature.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -36,6 +38,7 @@ export interface Gateway {
   adminApp?: Express;
   /** Card issuance: partner handlers, worker, sandbox simulator (for tests and scripts too). */
   orders: OrdersFeature;
+  webhooks: WebhooksFeature;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -47,6 +50,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const readiness: Readiness = { accepting: true };
   projectModel(connection);
   registerSecureChannelModels(connection);
+  webhookModels(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
   const admin = createAdmin(config, logger, connection, orders.provider);
 
@@ -60,6 +64,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection });
+  const webhooks = createWebhooks({ config, logger, connection, signingKey: secureChannel.keys.signingKey });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
@@ -72,8 +77,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     readiness,
     ...(admin.kind === 'own-port' && { adminApp: admin.app }),
     orders,
-    start: () => Promise.resolve(orders.start()),
+    webhooks,
+    start: () => {
+      orders.start();
+      webhooks.start();
+      return Promise.resolve();
+    },
     stop: async () => {
+      await webhooks.stop();
       await orders.stop();
       await secureChannel.close();
     },

@@ -7,6 +7,7 @@ import { parseInput } from '../back-office/validate.js';
 import { SLUGS } from '../errors/slugs.js';
 import { sendData } from '../http/respond.js';
 import type { CardProvider } from '../provider/card-provider.js';
+import { webhookAdminRoutes } from '../webhooks/webhook-admin-routes.js';
 import { staffAuth } from './staff-auth.js';
 
 const reconcileSchema = z
@@ -138,6 +139,8 @@ export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions):
     });
     await sendData(res, 200, report);
   });
+
+  router.use(webhookAdminRoutes(backOffice.webhooks));
 
   // --- audit ----------------------------------------------------------------------------------
   router.get('/audit', async (req, res) => {

@@ -15,7 +15,7 @@ import {
   type SigningKey,
   type VerificationKey,
 } from '../jose/index.js';
-import { GatewayApiError, GatewayResponseError } from './errors.js';
+import { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
 import type {
   BalanceAndStatement,
   BalanceRequest,
@@ -29,6 +29,7 @@ import type {
   ListOrdersRequest,
   OrderList,
   PartnerOrder,
+  WebhookEvent,
 } from './types.js';
 
 export interface PartnerClientOptions {
@@ -183,6 +184,27 @@ export class PartnerClient {
       },
     );
     return opened.claims;
+  }
+
+  /**
+   * Opens a webhook request's body (`application/jose`, sealed like an answer: encrypted to our
+   * key, signed by the gateway's) and checks it is an event for this project. Throws
+   * WebhookEventError otherwise.
+   */
+  async openEvent(body: string | Buffer): Promise<WebhookEvent> {
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.open((typeof body === 'string' ? body : body.toString('latin1')).trim());
+    } catch (err) {
+      if (err instanceof JoseFailure) throw new WebhookEventError(`the event could not be opened (${err.reason})`);
+      throw err;
+    }
+    const event = payload.event as Partial<WebhookEvent> | undefined;
+    if (!event || typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.sequence !== 'number' || typeof event.data !== 'object') {
+      throw new WebhookEventError('the sealed body is not an event');
+    }
+    if (event.project_id !== this.options.projectId) throw new WebhookEventError('the event is for another project');
+    return event as WebhookEvent;
   }
 
   private async attempt<T>(path: string, body: unknown, options: CallOptions): Promise<GatewayResponse<T>> {

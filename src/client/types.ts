@@ -153,3 +153,23 @@ export interface GatewayResponse<T> {
   /** True when the gateway answered a repeated Idempotency-Key with the original result. */
   idempotentReplayed: boolean;
 }
+
+/** `order.<state>` for every order status change; `card.<state>` events will follow the same shape. */
+export type OrderEventType = 'order.created' | 'order.activating' | 'order.processing' | 'order.completed' | 'order.failed';
+
+/**
+ * A webhook event, as `PartnerClient.openEvent` returns it after decrypting and verifying it.
+ * Delivered at least once: deduplicate on `id`. Events of one subject arrive in `sequence` order.
+ */
+export interface WebhookEvent<T = PartnerOrder> {
+  /** Stable per (subject, state): a redelivery carries the same id. */
+  id: string;
+  type: OrderEventType | `card.${string}`;
+  project_id: string;
+  subject: { type: 'order' | 'card'; id: string };
+  /** The state's place in its subject's life (order: created 0, activating 1, processing 2, completed or failed 3). */
+  sequence: number;
+  created_at: string;
+  /** The subject as it stood when the event was recorded (its status may already be past `type`). */
+  data: T;
+}

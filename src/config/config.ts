@@ -72,12 +72,22 @@ const schema = z.object({
   ADMIN_PORT: int(0, 65535).optional(),
   ADMIN_TOKENS: namedList.optional(),
   STUCK_ORDER_AFTER_S: int(1, 30 * 86_400).default(900),
+
+  WEBHOOKS_ENABLED: bool.default(true),
+  WEBHOOK_POLL_MS: int(10, 60_000).default(500),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  WEBHOOK_CONCURRENCY: int(1, 256).default(8),
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000).default(1_000),
+  WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  WEBHOOK_RETRY_FOR_S: int(1, 30 * 86_400).default(86_400),
+  WEBHOOK_ALLOW_PRIVATE_URLS: bool.optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
 
-export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED'> & {
+export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED' | 'WEBHOOK_ALLOW_PRIVATE_URLS'> & {
   SANDBOX_SIMULATOR_ENABLED: boolean;
+  WEBHOOK_ALLOW_PRIVATE_URLS: boolean;
   /** Absolute folders, resolved against the working directory. */
   embeddedStoreDir: string;
   keysDir: string;
@@ -107,6 +117,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!c.GATEWAY_SIGNING_KEY) problems.push('GATEWAY_SIGNING_KEY: required in production');
     if (!c.CARD_DATA_KEYS) problems.push('CARD_DATA_KEYS: required in production');
     if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push('ADMIN_TOKENS: required in production while ADMIN_ENABLED is true');
+    if (c.WEBHOOK_ALLOW_PRIVATE_URLS) problems.push('WEBHOOK_ALLOW_PRIVATE_URLS: must not be true in production (webhooks go to public https only)');
   }
   if (c.CARD_DATA_KEYS && !c.CARD_DATA_ACTIVE_KEY_ID) {
     problems.push('CARD_DATA_ACTIVE_KEY_ID: required when CARD_DATA_KEYS is set');
@@ -122,6 +133,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...c,
     SANDBOX_SIMULATOR_ENABLED: c.SANDBOX_SIMULATOR_ENABLED ?? c.NODE_ENV !== 'production',
+    WEBHOOK_ALLOW_PRIVATE_URLS: c.WEBHOOK_ALLOW_PRIVATE_URLS ?? c.NODE_ENV !== 'production',
     embeddedStoreDir: path.resolve(c.EMBEDDED_STORE_DIR),
     keysDir: path.resolve(c.GATEWAY_KEYS_DIR),
   };

@@ -10,8 +10,13 @@ export const JOSE_MEDIA_TYPE = 'application/jose';
  */
 export function sealingResponder(signer: SigningKey, recipient: EncryptionKey): Responder {
   return async (res, status, payload) => {
-    const token = await signThenEncrypt(Buffer.from(JSON.stringify(payload), 'utf8'), signer, recipient);
+    const token = await sealPayload(payload, signer, recipient);
     // A Buffer, so Express adds no charset to the media type.
     res.status(status).type(JOSE_MEDIA_TYPE).send(Buffer.from(token, 'ascii'));
   };
+}
+
+/** How anything the gateway sends a partner is sealed: answers, and webhook events alike. */
+export function sealPayload(payload: unknown, signer: SigningKey, recipient: EncryptionKey): Promise<string> {
+  return signThenEncrypt(Buffer.from(JSON.stringify(payload), 'utf8'), signer, recipient);
 }
