@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { createBackOffice, type BackOffice } from '../src/back-office/back-office.js';
+import { webhookAdminOptions } from '../src/webhooks/webhooks-feature.js';
 import type { Actor } from '../src/back-office/audit-log.js';
 import { textTable } from '../src/back-office/text-table.js';
 import { EXIT, UsageError, cliActor, jsonArgument, openStore, out, parseCommandLine, printJson, runScript } from './lib/cli.js';
@@ -38,6 +39,13 @@ Cardholders
   cardholders list PROJECT
   cardholders create PROJECT --user EXTERNAL_USER_ID [--first-name N] [--last-name N] [--status pending|verified|rejected]
   cardholders set-status PROJECT EXTERNAL_USER_ID --status pending|verified|rejected
+Webhooks (one endpoint per project; outside production http and private addresses are allowed)
+  webhook set PROJECT --url URL
+  webhook show PROJECT
+  webhook disable PROJECT
+  webhook events PROJECT [--status pending|delivered|failed] [--limit N] [--cursor C]
+  webhook event PROJECT EVENT_ID        the event and every delivery attempt
+  webhook redeliver PROJECT EVENT_ID
 Audit log
   audit [--target project:prj_…] [--staff NAME] [--limit N]
 
@@ -80,6 +88,8 @@ const OPTIONS = {
   target: { type: 'string' },
   staff: { type: 'string' },
   limit: { type: 'string' },
+  url: { type: 'string' },
+  cursor: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseAll>['values'];
@@ -171,6 +181,16 @@ const COMMANDS: Record<string, (call: Call) => Promise<unknown>> = {
     ),
   'cardholders set-status': (c) =>
     c.bo.cardholders.setVerification(c.actor, arg(c, 0, 'PROJECT'), arg(c, 1, 'EXTERNAL_USER_ID'), defined({ verification_status: c.values.status })),
+  'webhook set': (c) => c.bo.webhooks.setEndpoint(c.actor, arg(c, 0, 'PROJECT'), defined({ url: c.values.url })),
+  'webhook show': (c) => c.bo.webhooks.getEndpoint(arg(c, 0, 'PROJECT')),
+  'webhook disable': (c) => c.bo.webhooks.disableEndpoint(c.actor, arg(c, 0, 'PROJECT')),
+  'webhook events': async (c) => {
+    const page = await c.bo.webhooks.listEvents(arg(c, 0, 'PROJECT'), defined({ status: c.values.status, limit: c.values.limit, cursor: c.values.cursor }));
+    if (c.values.json) return page;
+    return page.events.map((e) => ({ created_at: e.event.created_at, event_id: e.event.id, type: e.event.type, subject: e.event.subject.id, status: e.status, attempts: e.attempts, last_error: e.last_error }));
+  },
+  'webhook event': (c) => c.bo.webhooks.getEvent(arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
+  'webhook redeliver': (c) => c.bo.webhooks.redeliver(c.actor, arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
   audit: async (c) => {
     const limit = c.values.limit === undefined ? undefined : Number(c.values.limit);
     const entries = await c.bo.audit.list(defined({ target: c.values.target, staff: c.values.staff, limit }));
@@ -200,7 +220,7 @@ async function main(): Promise<number> {
 
   const store = await openStore({ writes: true });
   try {
-    const result = await command({ values, args, actor: cliActor(values.as), bo: createBackOffice(store.connection) });
+    const result = await command({ values, args, actor: cliActor(values.as), bo: createBackOffice(store.connection, webhookAdminOptions(store.config)) });
     if (values.json) printJson(result);
     else show(result);
     return EXIT.ok;

@@ -16,7 +16,8 @@ import { EXIT, UsageError, out, parseCommandLine, runScript } from './lib/cli.js
 const USAGE = `Usage: npm run demo -- [options]
 
 Issues a virtual card end to end as the sandbox demo partner: create the order, poll it until it
-is completed, then read the card (the number is shown masked). The gateway must be running
+is completed, then read the card (the number is shown masked), list the project's newest orders
+and print the master balance with the latest ledger entries. The gateway must be running
 (npm start); on the embedded development store it writes the demo partner's keys to
 GATEWAY_KEYS_DIR/demo-partner.json (default .keys/).
 
@@ -127,6 +128,14 @@ async function demo(): Promise<number> {
   const card = (await client.getCard({ order_id: order.order_id })).data;
   out(`   card ${card.card_id}: ${card.status}, ${card.currency}, product ${card.product_code}`);
   out(`   number ${maskPan(card.pan)}  (masked; the full number, CVV and expiry arrived encrypted and are not shown)`);
+
+  out('4. list: the newest orders of the project');
+  for (const listed of (await client.listOrders({ limit: 5 })).data.orders) {
+    out(`   ${listed.created_at}  ${listed.order_id}  ${listed.order_type}  ${listed.status}${listed.refunds.length > 0 ? `  refunded ${listed.refunded_amount}` : ''}`);
+  }
+  const { data: balance } = await client.balance({ limit: 3 });
+  out(`5. balance: ${balance.balance} ${balance.currency} after ledger entry ${balance.balance_seq}; the latest entries:`);
+  for (const entry of balance.entries) out(`   #${entry.seq}  ${entry.kind}  ${entry.amount}  -> ${entry.balance_after}  (order ${entry.order_id})`);
   out('Done: a card was issued end to end.');
   return EXIT.ok;
 }

@@ -8,12 +8,15 @@ import { requestContext } from './http/request-id.js';
 import { createAdmin } from './admin/admin-app.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
-import { partnerRoutes } from './partner-api/routes.js';
+import { partnerOpsRoutes, partnerRoutes } from './partner-api/routes.js';
+import { createPartnerOps } from './partner-ops/partner-ops-feature.js';
 import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { providerWebhookRoutes } from './provider/webhooks/webhook-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
+import { webhookModels } from './webhooks/webhook-models.js';
+import { createWebhooks, type WebhooksFeature } from './webhooks/webhooks-feature.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -38,6 +41,7 @@ export interface Gateway {
   adminApp?: Express;
   /** Card issuance: partner handlers, worker, sandbox simulator (for tests and scripts too). */
   orders: OrdersFeature;
+  webhooks: WebhooksFeature;
   /** Starts background work (the issuance worker). */
   start(): Promise<void>;
   /** Stops background work and waits for it; the HTTP server is the caller's. */
@@ -49,6 +53,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const readiness: Readiness = { accepting: true };
   projectModel(connection);
   registerSecureChannelModels(connection);
+  webhookModels(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
   const admin = createAdmin(config, logger, connection, orders.provider);
 
@@ -62,9 +67,11 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
+  const webhooks = createWebhooks({ config, logger, connection, signingKey: secureChannel.keys.signingKey });
   app.use(secureChannel.jwksRouter);
   if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S }));
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
+  app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -74,8 +81,14 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     readiness,
     ...(admin.kind === 'own-port' && { adminApp: admin.app }),
     orders,
-    start: () => Promise.resolve(orders.start()),
+    webhooks,
+    start: () => {
+      orders.start();
+      webhooks.start();
+      return Promise.resolve();
+    },
     stop: async () => {
+      await webhooks.stop();
       await orders.stop();
       await secureChannel.close();
     },

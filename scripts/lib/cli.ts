@@ -114,7 +114,7 @@ function reportError(err: unknown, usage: string): number {
   if (err instanceof GatewayError) {
     write(`error: ${err.slug}: ${err.message}`);
     for (const issue of err.details.issues ?? []) write(`  ${issue.path}: ${issue.message}`);
-    if (err.slug === 'validation_error') return EXIT.usage;
+    if (err.slug === 'validation_error' || err.slug === 'webhook_url_refused') return EXIT.usage;
     if (err.slug === 'not_found') return EXIT.notFound;
     if (err.slug === 'conflict' || err.slug === 'idempotency_key_reused') return EXIT.conflict;
     return EXIT.failed;

@@ -6,6 +6,7 @@ import { errorHandler, notFound } from '../http/error-handler.js';
 import { requestContext } from '../http/request-id.js';
 import type { Logger } from '../logging/logger.js';
 import type { CardProvider } from '../provider/card-provider.js';
+import { webhookAdminOptions } from '../webhooks/webhooks-feature.js';
 import { adminRoutes } from './admin-routes.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
@@ -23,7 +24,7 @@ export type AdminMount =
  * `provider`: the gateway's card provider, which reconciliation compares cards with.
  */
 export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider): AdminMount {
-  const backOffice = createBackOffice(connection);
+  const backOffice = createBackOffice(connection, webhookAdminOptions(config));
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
   if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
     logger.warn('admin API enabled without ADMIN_TOKENS: every admin request will be refused');

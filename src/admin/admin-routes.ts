@@ -10,6 +10,7 @@ import type { CardProvider } from '../provider/card-provider.js';
 import type { Logger } from '../logging/logger.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { staffAuth, staffAuthThrottle, type StaffAuthThrottle } from './staff-auth.js';
+import { webhookAdminRoutes } from '../webhooks/webhook-admin-routes.js';
 
 const reconcileSchema = z
   .object({
@@ -150,6 +151,8 @@ export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions):
     });
     await sendData(res, 200, report);
   });
+
+  router.use(webhookAdminRoutes(backOffice.webhooks));
 
   // --- audit ----------------------------------------------------------------------------------
   router.get('/audit', async (req, res) => {

@@ -12,6 +12,8 @@ import { OrderLookup } from './order-lookup.js';
 import { ProductsAdmin } from './products-admin.js';
 import { ProjectsAdmin } from './projects-admin.js';
 import { Reconciler } from '../reconcile/reconciler.js';
+import { WebhookAdmin, type WebhookAdminOptions } from '../webhooks/webhook-admin.js';
+import { webhookModels } from '../webhooks/webhook-models.js';
 
 /** The back-office service layer: the admin API and the scripts both call exactly these. */
 export interface BackOffice {
@@ -22,7 +24,11 @@ export interface BackOffice {
   products: ProductsAdmin;
   cardholders: CardholdersAdmin;
   reconciler: Reconciler;
+  webhooks: WebhookAdmin;
 }
+
+/** Without options, webhook URLs must be public https (the production rule) and retry for 24 hours. */
+const STRICT_WEBHOOKS: WebhookAdminOptions = { policy: { allowPrivate: false }, retryForS: 86_400 };
 
 /** Registers every model the back office touches, so createIndexes() covers them. */
 export function registerBackOfficeModels(connection: Connection): void {
@@ -33,9 +39,10 @@ export function registerBackOfficeModels(connection: Connection): void {
   productModel(connection);
   cardholderModel(connection);
   cardModel(connection);
+  webhookModels(connection);
 }
 
-export function createBackOffice(connection: Connection): BackOffice {
+export function createBackOffice(connection: Connection, webhookOptions: WebhookAdminOptions = STRICT_WEBHOOKS): BackOffice {
   registerBackOfficeModels(connection);
   const audit = new AuditLog(connection);
   return {
@@ -46,5 +53,6 @@ export function createBackOffice(connection: Connection): BackOffice {
     products: new ProductsAdmin(connection, audit),
     cardholders: new CardholdersAdmin(connection, audit),
     reconciler: new Reconciler(connection),
+    webhooks: new WebhookAdmin(connection, audit, webhookOptions),
   };
 }

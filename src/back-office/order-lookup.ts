@@ -86,7 +86,7 @@ export interface SlugCounts {
 
 type OrderQuery = Record<string, unknown> & { $and?: Record<string, unknown>[] };
 
-interface Cursor {
+export interface Cursor {
   createdAt: Date;
   id: string;
 }
@@ -95,7 +95,7 @@ export function encodeCursor(order: Pick<Order, 'created_at' | '_id'>): string {
   return Buffer.from(JSON.stringify([order.created_at.getTime(), order._id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): Cursor {
+export function decodeCursor(cursor: string): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && Number.isSafeInteger(parsed[0]) && typeof parsed[1] === 'string') {

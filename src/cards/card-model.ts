@@ -12,12 +12,15 @@ export interface EncryptedCardSecrets {
   tag: string;
 }
 
+export const CARD_STATUSES = ['active', 'inactive', 'terminated'] as const;
+export type CardStatus = (typeof CARD_STATUSES)[number];
+
 export interface Card {
   _id: string;
   project_id: string;
   order_id: string;
   provider_card_id: string;
-  status: 'active' | 'inactive' | 'terminated';
+  status: CardStatus;
   masked_pan: string;
   secrets: EncryptedCardSecrets;
   currency: string;
@@ -36,7 +39,7 @@ const cardSchema = new Schema<Card>(
     project_id: { type: String, required: true },
     order_id: { type: String, required: true },
     provider_card_id: { type: String, required: true },
-    status: { type: String, enum: ['active', 'inactive', 'terminated'], required: true },
+    status: { type: String, enum: CARD_STATUSES, required: true },
     masked_pan: { type: String, required: true },
     secrets: {
       type: { key_id: String, iv: String, ciphertext: String, tag: String },
@@ -53,6 +56,10 @@ const cardSchema = new Schema<Card>(
 );
 // One card per order, however often the worker retries after a crash.
 cardSchema.index({ project_id: 1, order_id: 1 }, { unique: true });
+// The partner's cards/list (src/partner-ops/), newest first with a keyset cursor on (created_at, _id).
+cardSchema.index({ project_id: 1, created_at: -1, _id: -1 });
+cardSchema.index({ project_id: 1, external_user_id: 1, created_at: -1, _id: -1 });
+cardSchema.index({ project_id: 1, status: 1, created_at: -1, _id: -1 });
 
 export function cardModel(connection: Connection): Model<Card> {
   return (connection.models.Card as Model<Card> | undefined) ?? connection.model<Card>('Card', cardSchema, 'cards');

@@ -35,3 +35,12 @@ export class GatewayResponseError extends Error {
     super(message);
   }
 }
+
+/**
+ * A webhook request that is not a genuine event for this project: not decryptable with our key,
+ * not signed by the gateway, not an event, or addressed to another project. Answer it with a 4xx
+ * (or 2xx and ignore it) and do not act on it.
+ */
+export class WebhookEventError extends Error {
+  override name = 'WebhookEventError';
+}

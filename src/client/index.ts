@@ -1,6 +1,6 @@
 /** The partner client, as exported by the package (`card-gateway/client`). */
 export { PartnerClient, type CallOptions, type PartnerClientOptions, type RequestClaims } from './partner-client.js';
-export { GatewayApiError, GatewayResponseError } from './errors.js';
+export { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
 export type * from './types.js';
 export {
   SIGNATURE_ALGS,

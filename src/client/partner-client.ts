@@ -15,14 +15,21 @@ import {
   type SigningKey,
   type VerificationKey,
 } from '../jose/index.js';
-import { GatewayApiError, GatewayResponseError } from './errors.js';
+import { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
 import type {
+  BalanceAndStatement,
+  BalanceRequest,
   CardData,
-  CardIssueOrder,
+  CardList,
   CheckOrderRequest,
   CreateCardRequest,
   GatewayResponse,
   GetCardRequest,
+  ListCardsRequest,
+  ListOrdersRequest,
+  OrderList,
+  PartnerOrder,
+  WebhookEvent,
 } from './types.js';
 
 export interface PartnerClientOptions {
@@ -113,12 +120,27 @@ export class PartnerClient {
   }
 
   /** Orders a virtual card. A missing idempotency key is generated (keep it to retry safely). */
-  createCard(body: CreateCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
-    return this.call<CardIssueOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
+  createCard(body: CreateCardRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.call<PartnerOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
   }
 
-  checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<CardIssueOrder>> {
-    return this.call<CardIssueOrder>('/api/v1/orders/check', body, options);
+  checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.call<PartnerOrder>('/api/v1/orders/check', body, options);
+  }
+
+  /** The project's cards, newest first; pass `next_cursor` back as `cursor` for the next page. */
+  listCards(body: ListCardsRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<CardList>> {
+    return this.call<CardList>('/api/v1/cards/list', body, options);
+  }
+
+  /** The project's orders, newest first, each with its refunds. */
+  listOrders(body: ListOrdersRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<OrderList>> {
+    return this.call<OrderList>('/api/v1/orders/list', body, options);
+  }
+
+  /** The master balance and a page of the ledger behind it, newest entry first. */
+  balance(body: BalanceRequest = {}, options: CallOptions = {}): Promise<GatewayResponse<BalanceAndStatement>> {
+    return this.call<BalanceAndStatement>('/api/v1/balance', body, options);
   }
 
   getCard(body: GetCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardData>> {
@@ -175,6 +197,27 @@ export class PartnerClient {
       },
     );
     return opened.claims;
+  }
+
+  /**
+   * Opens a webhook request's body (`application/jose`, sealed like an answer: encrypted to our
+   * key, signed by the gateway's) and checks it is an event for this project. Throws
+   * WebhookEventError otherwise.
+   */
+  async openEvent(body: string | Buffer): Promise<WebhookEvent> {
+    let payload: Record<string, unknown>;
+    try {
+      payload = await this.open((typeof body === 'string' ? body : body.toString('latin1')).trim());
+    } catch (err) {
+      if (err instanceof JoseFailure) throw new WebhookEventError(`the event could not be opened (${err.reason})`);
+      throw err;
+    }
+    const event = payload.event as Partial<WebhookEvent> | undefined;
+    if (!event || typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.sequence !== 'number' || typeof event.data !== 'object') {
+      throw new WebhookEventError('the sealed body is not an event');
+    }
+    if (event.project_id !== this.options.projectId) throw new WebhookEventError('the event is for another project');
+    return event as WebhookEvent;
   }
 
   private async attempt<T>(path: string, body: unknown, options: CallOptions): Promise<GatewayResponse<T>> {

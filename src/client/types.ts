@@ -40,6 +40,96 @@ export interface CardIssueOrder {
   external_id: string | null;
 }
 
+/** A refund of an order: the ledger entry that gave the money back to the master balance. */
+export interface OrderRefund {
+  amount: string;
+  ledger_seq: number;
+  created_at: string;
+}
+
+/** What orders/check, cards/create and orders/list answer: the order plus its refunds. */
+export type PartnerOrder = CardIssueOrder & {
+  /** Sum of `refunds` ("0.00" when none). */
+  refunded_amount: string;
+  refunds: OrderRefund[];
+};
+
+/** Filters of the lists: created_at >= from and < to (ISO 8601), newest first, keyset pages. */
+export interface ListPage {
+  /** 1 to 200, default 50. */
+  limit?: number;
+  /** The `next_cursor` of the previous page. */
+  cursor?: string;
+  from?: string;
+  to?: string;
+}
+
+export type CardStatus = 'active' | 'inactive' | 'terminated';
+
+export interface ListCardsRequest extends ListPage {
+  external_user_id?: string;
+  status?: CardStatus;
+}
+
+export interface ListOrdersRequest extends ListPage {
+  external_user_id?: string;
+  status?: OrderStatus;
+  order_type?: 'card_issue' | 'balance_deposit';
+}
+
+/** A card in cards/list: never its number, CVV or expiry (those only come from cards/get). */
+export interface CardListItem {
+  card_id: string;
+  order_id: string;
+  status: CardStatus;
+  masked_pan: string;
+  currency: string;
+  product_code: string;
+  external_user_id: string;
+  label: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface CardList {
+  cards: CardListItem[];
+  /** Pass back as `cursor`; null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface OrderList {
+  orders: PartnerOrder[];
+  next_cursor: string | null;
+}
+
+export interface BalanceRequest extends ListPage {
+  kind?: 'deposit' | 'charge' | 'refund';
+}
+
+export interface StatementEntry {
+  seq: number;
+  kind: 'deposit' | 'charge' | 'refund';
+  /** Signed: charges negative. */
+  amount: string;
+  balance_before: string;
+  balance_after: string;
+  currency: string;
+  order_id: string;
+  order_type: string | null;
+  card_id: string | null;
+  external_id: string | null;
+  created_at: string;
+}
+
+export interface BalanceAndStatement {
+  currency: string;
+  balance: string;
+  /** The seq of the entry `balance` is taken from (0: no entry yet). */
+  balance_seq: number;
+  entries: StatementEntry[];
+  next_cursor: string | null;
+}
+
 export interface CardData {
   card_id: string;
   status: string;
@@ -62,4 +152,24 @@ export interface GatewayResponse<T> {
   requestId: string;
   /** True when the gateway answered a repeated Idempotency-Key with the original result. */
   idempotentReplayed: boolean;
+}
+
+/** `order.<state>` for every order status change; `card.<state>` events will follow the same shape. */
+export type OrderEventType = 'order.created' | 'order.activating' | 'order.processing' | 'order.completed' | 'order.failed';
+
+/**
+ * A webhook event, as `PartnerClient.openEvent` returns it after decrypting and verifying it.
+ * Delivered at least once: deduplicate on `id`. Events of one subject arrive in `sequence` order.
+ */
+export interface WebhookEvent<T = PartnerOrder> {
+  /** Stable per (subject, state): a redelivery carries the same id. */
+  id: string;
+  type: OrderEventType | `card.${string}`;
+  project_id: string;
+  subject: { type: 'order' | 'card'; id: string };
+  /** The state's place in its subject's life (order: created 0, activating 1, processing 2, completed or failed 3). */
+  sequence: number;
+  created_at: string;
+  /** The subject as it stood when the event was recorded (its status may already be past `type`). */
+  data: T;
 }

@@ -112,14 +112,24 @@ const schema = z.object({
   ADMIN_AUTH_WINDOW_MS: int(1000, 86_400_000).default(300_000),
   ADMIN_TOKENS: namedList.optional(),
   STUCK_ORDER_AFTER_S: int(1, 30 * 86_400).default(900),
+
+  WEBHOOKS_ENABLED: bool.default(true),
+  WEBHOOK_POLL_MS: int(10, 60_000).default(500),
+  WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  WEBHOOK_CONCURRENCY: int(1, 256).default(8),
+  WEBHOOK_RETRY_BASE_MS: int(10, 3_600_000).default(1_000),
+  WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  WEBHOOK_RETRY_FOR_S: int(1, 30 * 86_400).default(86_400),
+  WEBHOOK_ALLOW_PRIVATE_URLS: bool.optional(),
 });
 
 type Parsed = z.infer<typeof schema>;
 
-export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED' | 'NODE_ENV'> & {
+export type Config = Omit<Parsed, 'SANDBOX_SIMULATOR_ENABLED' | 'NODE_ENV' | 'WEBHOOK_ALLOW_PRIVATE_URLS'> & {
   /** As set, or resolved when unset: production when MONGODB_URI is set, development otherwise. */
   NODE_ENV: 'development' | 'test' | 'production';
   SANDBOX_SIMULATOR_ENABLED: boolean;
+  WEBHOOK_ALLOW_PRIVATE_URLS: boolean;
   /** Absolute folders, resolved against the working directory. */
   embeddedStoreDir: string;
   keysDir: string;
@@ -160,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!c.PROVIDER_API_KEY) problems.push(`PROVIDER_API_KEY: required ${why}`);
     if (!c.PROVIDER_SIGNING_KEY) problems.push(`PROVIDER_SIGNING_KEY: required ${why}`);
     if (!c.PROVIDER_WEBHOOK_KEYS) problems.push(`PROVIDER_WEBHOOK_KEYS: required ${why}`);
+    if (c.WEBHOOK_ALLOW_PRIVATE_URLS) problems.push(`WEBHOOK_ALLOW_PRIVATE_URLS: must not be true ${why} (webhooks go to public https only)`);
   }
   if (c.HTTP_HEADERS_TIMEOUT_MS > c.HTTP_REQUEST_TIMEOUT_MS) problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
   if (c.CARD_DATA_KEYS && !c.CARD_DATA_ACTIVE_KEY_ID) {
@@ -176,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...c,
     SANDBOX_SIMULATOR_ENABLED: c.SANDBOX_SIMULATOR_ENABLED ?? c.NODE_ENV !== 'production',
+    WEBHOOK_ALLOW_PRIVATE_URLS: c.WEBHOOK_ALLOW_PRIVATE_URLS ?? c.NODE_ENV !== 'production',
     embeddedStoreDir: path.resolve(c.EMBEDDED_STORE_DIR),
     keysDir: path.resolve(c.GATEWAY_KEYS_DIR),
     providerSimDir: path.resolve(c.PROVIDER_SIM_DIR),

@@ -4,7 +4,8 @@ import { Schema, type Connection, type Model } from 'mongoose';
  * One entry of a project's master-balance chain. The chain is the balance: there is no balance
  * document to update. Entry n+1's balance_before equals entry n's balance_after.
  */
-export type LedgerKind = 'deposit' | 'charge' | 'refund';
+export const LEDGER_KINDS = ['deposit', 'charge', 'refund'] as const;
+export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
 export interface LedgerEntry {
   /** ledgerEntryId(project_id, seq); entries stored before ids were derived have an ObjectId. */
@@ -28,7 +29,7 @@ const ledgerEntrySchema = new Schema<LedgerEntry>(
     _id: { type: String },
     project_id: { type: String, required: true },
     seq: { type: Number, required: true },
-    kind: { type: String, enum: ['deposit', 'charge', 'refund'], required: true },
+    kind: { type: String, enum: LEDGER_KINDS, required: true },
     amount: { type: Number, required: true },
     balance_before: { type: Number, required: true },
     balance_after: { type: Number, required: true },
@@ -43,6 +44,8 @@ ledgerEntrySchema.index({ project_id: 1, seq: 1 }, { unique: true });
 // An order is charged, refunded or deposited at most once. project_id leads so the index is
 // allowed on a collection sharded by project_id.
 ledgerEntrySchema.index({ project_id: 1, order_id: 1, kind: 1 }, { unique: true });
+// The partner's statement filtered by kind, newest first (src/partner-ops/statement.ts).
+ledgerEntrySchema.index({ project_id: 1, kind: 1, seq: -1 });
 
 export function ledgerEntryModel(connection: Connection): Model<LedgerEntry> {
   return (

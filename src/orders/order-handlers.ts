@@ -7,6 +7,7 @@ import type { Project } from '../projects/project-model.js';
 import type { CardOrders } from './card-orders.js';
 import { validationError } from './create-card-request.js';
 import type { Order } from './order-model.js';
+import type { OrderRefunds, PartnerOrderView } from './order-refunds.js';
 import { toOrderView } from './order-view.js';
 
 export const checkOrderBody = z
@@ -19,14 +20,16 @@ export const checkOrderBody = z
 export interface OrderHandlerDeps {
   orders: CardOrders;
   cards: CardService;
-}
-
-function view(order: Order, project: Project) {
-  return toOrderView(order, currencyExponent(project.currency));
+  refunds: OrderRefunds;
 }
 
 /** The three partner endpoints (contract section 3) on top of the use cases. */
-export function createOrderHandlers({ orders, cards }: OrderHandlerDeps): PartnerHandlers {
+export function createOrderHandlers({ orders, cards, refunds }: OrderHandlerDeps): PartnerHandlers {
+  const view = async (order: Order, project: Project): Promise<PartnerOrderView> => {
+    const exponent = currencyExponent(project.currency);
+    const [withRefunds] = await refunds.attach(project._id, [toOrderView(order, exponent)], exponent);
+    return withRefunds!;
+  };
   return {
     async createCard({ project, body, idempotencyKey }) {
       const outcome = await orders.create(project, body, idempotencyKey);
@@ -35,7 +38,7 @@ export function createOrderHandlers({ orders, cards }: OrderHandlerDeps): Partne
         const slug = outcome.order.last_error_slug!;
         throw new GatewayError(slug, undefined, { order_id: outcome.order._id }, headers);
       }
-      return { status: 201, data: view(outcome.order, project), headers };
+      return { status: 201, data: await view(outcome.order, project), headers };
     },
 
     async checkOrder({ project, body }) {
@@ -45,7 +48,7 @@ export function createOrderHandlers({ orders, cards }: OrderHandlerDeps): Partne
         ? await orders.findById(project._id, parsed.data.order_id)
         : await orders.findByKey(project._id, parsed.data.idempotency_key!);
       if (!order) throw new GatewayError('order_not_found');
-      return { status: 200, data: view(order, project) };
+      return { status: 200, data: await view(order, project) };
     },
 
     async getCard({ project, body }) {

@@ -125,6 +125,11 @@ orderSchema.index({ created_at: -1, _id: -1 });
 orderSchema.index({ card_id: 1, created_at: -1, _id: -1 });
 orderSchema.index({ issue_status: 1, created_at: -1, _id: -1 });
 // (project_id, idempotency_key) is served by the unique index above: at most one order.
+// The partner's orders/list (src/partner-ops/): the project's orders by status or by type.
+orderSchema.index({ project_id: 1, status: 1, created_at: -1, _id: -1 });
+orderSchema.index({ project_id: 1, order_type: 1, created_at: -1, _id: -1 });
+// The webhook outbox reads orders in the order they changed (src/webhooks/order-events.ts).
+orderSchema.index({ updated_at: 1, _id: 1 });
 // Reconciliation walks a project's orders in _id order beside its ledger (sorted by the ledger's
 // own (project_id, order_id, kind) index): a merge join in constant memory.
 orderSchema.index({ project_id: 1, _id: 1 });

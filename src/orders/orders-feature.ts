@@ -21,6 +21,7 @@ import { PausePoints } from '../workflow/pause-point.js';
 import { CardOrders } from './card-orders.js';
 import { OrderCharger } from './order-charge.js';
 import { createOrderHandlers } from './order-handlers.js';
+import { OrderRefunds } from './order-refunds.js';
 
 export interface OrdersFeatureDeps {
   config: Config;
@@ -88,7 +89,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS);
 
   return {
-    handlers: createOrderHandlers({ orders, cards }),
+    handlers: createOrderHandlers({ orders, cards, refunds: new OrderRefunds(connection) }),
     orders,
     cards,
     ledger,

@@ -45,8 +45,13 @@ export function sealingResponder(signer: SigningKey, recipient: EncryptionKey, b
       status,
       replayed: res.getHeader('idempotent-replayed') === 'true',
     };
-    const token = await signThenEncrypt(Buffer.from(JSON.stringify(sealed), 'utf8'), signer, recipient);
+    const token = await sealPayload(sealed, signer, recipient);
     // A Buffer, so Express adds no charset to the media type.
     res.status(status).type(JOSE_MEDIA_TYPE).send(Buffer.from(token, 'ascii'));
   };
+}
+
+/** How anything the gateway sends a partner is sealed: answers, and webhook events alike. */
+export function sealPayload(payload: unknown, signer: SigningKey, recipient: EncryptionKey): Promise<string> {
+  return signThenEncrypt(Buffer.from(JSON.stringify(payload), 'utf8'), signer, recipient);
 }

@@ -46,6 +46,15 @@ describe('configuration', () => {
     );
   });
 
+  it('when webhooks may go to private addresses, then that is the default outside production and refused in production', () => {
+    assert.equal(loadConfig({}).WEBHOOK_ALLOW_PRIVATE_URLS, true);
+    assert.equal(loadConfig({ WEBHOOK_ALLOW_PRIVATE_URLS: 'false' }).WEBHOOK_ALLOW_PRIVATE_URLS, false);
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production', WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }),
+      (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('WEBHOOK_ALLOW_PRIVATE_URLS:')),
+    );
+  });
+
   it('when a problem is reported, then the value itself is not echoed', () => {
     try {
       loadConfig({ ADMIN_TOKENS: 'alice:supersecretbutshort' });

@@ -43,6 +43,8 @@ describe('the quickstart demo against a real gateway process', function () {
     assert.match(demo.stdout, /number 4000 00\*\* \*\*\*\* \d{4} {2}\(masked/);
     assert.doesNotMatch(demo.stdout, /\d{13,19}/, 'no full card number printed');
     assert.match(demo.stdout, /Done: a card was issued end to end\./);
+    assert.match(demo.stdout, /4\. list: the newest orders of the project\n {3}\S+ {2}ord_\S+ {2}card_issue {2}completed/);
+    assert.match(demo.stdout, /5\. balance: \d+\.\d{2} USD after ledger entry \d+; the latest entries:\n {3}#\d+ {2}charge {2}-/);
 
     const report = await runScript('reconcile', ['--json', '--settle-s', '0'], env);
     assert.equal(report.code, 0, report.stdout + report.stderr);

@@ -9,6 +9,7 @@ import { FakeProvider } from '../support/fake-provider.js';
 import { dropIsolatedDb, isolatedDb, uriOf } from '../support/isolated-db.js';
 import { buildCleanHistory, ledgerOf, registerHistoryModels, type History } from '../support/ledger-history.js';
 import { runScript } from '../support/run-script.js';
+import { webhookModels } from '../../src/webhooks/webhook-models.js';
 
 describe('command-line scripts as child processes on the test store', function () {
   this.timeout(120_000);
@@ -136,6 +137,18 @@ describe('command-line scripts as child processes on the test store', function (
     assert.equal((await runScript('admin', ['projects', 'show', 'prj_missing'], env)).code, 3);
     assert.equal((await runScript('admin', ['fund', project.project_id, '--amount', '-5', '--reason', 'x'], env)).code, 2);
     assert.equal((await runScript('admin', ['projects', 'explode'], env)).code, 2);
+
+    const hook = await runScript('admin', ['webhook', 'set', project.project_id, '--url', 'https://hooks.example.com/cards', '--as', 'carol', '--json'], env);
+    assert.equal(hook.code, 0, hook.stderr);
+    const shown = JSON.parse(hook.stdout) as { url: string; status: string; project_id: string };
+    assert.deepEqual([shown.url, shown.status, shown.project_id], ['https://hooks.example.com/cards', 'active', project.project_id]);
+    assert.equal((await webhookModels(connection).endpoints.findById(project.project_id).lean())?.url, 'https://hooks.example.com/cards');
+    const refused = await runScript('admin', ['webhook', 'set', project.project_id, '--url', 'ftp://hooks.example.com/'], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /webhook_url_refused/);
+    const events = await runScript('admin', ['webhook', 'events', project.project_id, '--json'], env);
+    assert.deepEqual([events.code, JSON.parse(events.stdout)], [0, { events: [], next_cursor: null }]);
+    assert.equal((await runScript('admin', ['webhook', 'redeliver', project.project_id, 'evt_missing'], env)).code, 3);
   });
 
   it('when --help is asked of any script or command, then it prints usage and exits 0', async () => {

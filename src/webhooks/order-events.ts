@@ -1,0 +1,138 @@
+import type { Connection, Model } from 'mongoose';
+import { eventIdFor } from '../ids/ids.js';
+import type { Logger } from '../logging/logger.js';
+import { currencyExponent } from '../money/money.js';
+import { orderModel, type Order, type OrderStatus } from '../orders/order-model.js';
+import { OrderRefunds } from '../orders/order-refunds.js';
+import { toOrderView } from '../orders/order-view.js';
+import { projectModel, type Project } from '../projects/project-model.js';
+import { isDuplicateKeyError } from '../store/duplicate-key.js';
+import { webhookModels, type WebhookModels, type WebhookEvent } from './webhook-models.js';
+
+/** Event types of orders: `order.<state>`; a card's (later) are `card.<state>`. */
+export const ORDER_EVENT_STATES = ['created', 'activating', 'processing', 'completed', 'failed'] as const;
+export type OrderEventState = (typeof ORDER_EVENT_STATES)[number];
+
+const SEQUENCE: Record<OrderEventState, number> = { created: 0, activating: 1, processing: 2, completed: 3, failed: 3 };
+const STATE_OF: Record<OrderStatus, OrderEventState> = { new: 'created', activating: 'activating', processing: 'processing', completed: 'completed', failed: 'failed' };
+
+/**
+ * Every state an order has passed through, known from the order alone: the workflow's path is
+ * fixed (new -> activating -> processing -> completed; failed from activating when the card was
+ * not made, from processing when the top-up failed). So a state the scan never saw (it lasted
+ * less than a poll, or the process crashed right after writing it) is still derived.
+ */
+export function statesOf(order: Pick<Order, 'order_type' | 'status' | 'issue_status' | 'rejected'>): OrderEventState[] {
+  const final = STATE_OF[order.status];
+  // Refused at creation (the partner had its 422) and deposits: one event, the state they were stored in.
+  if (order.order_type !== 'card_issue' || order.rejected) return [final];
+  const path: OrderEventState[] = ['created', 'activating', 'processing'];
+  if (order.status !== 'failed') return [...path.slice(0, SEQUENCE[final]), final];
+  const reached = order.issue_status?.startsWith('initial_topup') ? 'processing' : order.issue_status?.startsWith('card_create') ? 'activating' : 'created';
+  return [...path.slice(0, SEQUENCE[reached] + 1), 'failed'];
+}
+
+const BATCH = 500;
+/** Orders written by a slow writer may carry an updated_at a little behind the watermark. */
+const OVERLAP_MS = 5_000;
+const REMEMBERED = 50_000;
+
+/**
+ * The outbox without transactions: events are derived from what the store records (the orders),
+ * never written beside an order update, so no crash between the two can lose one. A scan reads
+ * the orders changed since its watermark (minus an overlap), derives each one's states and
+ * inserts their events under ids derived from (order, state): a state derived twice, by two scans
+ * or two processes, is one event. The watermark advances only after the events are stored.
+ */
+export class OrderEventOutbox {
+  private readonly models: WebhookModels;
+  private readonly orders: Model<Order>;
+  private readonly projects: Model<Project>;
+  private readonly refunds: OrderRefunds;
+  /** Ids this process stored or found stored, so the overlap costs no repeated inserts. */
+  private readonly recorded = new Set<string>();
+
+  constructor(
+    connection: Connection,
+    private readonly options: { retryForS: number },
+    private readonly logger: Logger,
+  ) {
+    this.models = webhookModels(connection);
+    this.orders = orderModel(connection);
+    this.projects = projectModel(connection);
+    this.refunds = new OrderRefunds(connection);
+  }
+
+  /** One scan; returns how many new events were stored. */
+  async scan(now = new Date()): Promise<number> {
+    const endpoints = await this.models.endpoints.find({ status: 'active' }, { _id: 1 }).lean<{ _id: string }[]>();
+    const state = await this.models.scans.findById('orders').lean();
+    // A first scan starts now: an endpoint receives what happens after it is registered.
+    let watermark = state?.watermark ?? now;
+    if (endpoints.length === 0) return 0;
+    const watched = new Set(endpoints.map((e) => e._id));
+    const currencies = new Map(
+      (await this.projects.find({ _id: { $in: [...watched] } }, { currency: 1 }).lean<Pick<Project, '_id' | 'currency'>[]>()).map((p) => [p._id, p.currency]),
+    );
+
+    let stored = 0;
+    let after: { at: Date; id: string } | undefined;
+    const from = new Date(watermark.getTime() - OVERLAP_MS);
+    for (;;) {
+      const query: Record<string, unknown> = after
+        ? { $or: [{ updated_at: { $gt: after.at } }, { updated_at: after.at, _id: { $gt: after.id } }] }
+        : { updated_at: { $gte: from } };
+      const rows = await this.orders.find(query).sort({ updated_at: 1, _id: 1 }).limit(BATCH).lean<Order[]>();
+      for (const order of rows) {
+        const currency = currencies.get(order.project_id);
+        if (currency !== undefined) stored += await this.record(order, currency, now);
+        if (order.updated_at > watermark) watermark = order.updated_at;
+      }
+      if (rows.length < BATCH) break;
+      after = { at: rows.at(-1)!.updated_at, id: rows.at(-1)!._id };
+    }
+    await this.models.scans.updateOne({ _id: 'orders' }, { $set: { watermark, updated_at: new Date() } }, { upsert: true }).catch((err: unknown) => {
+      if (!isDuplicateKeyError(err)) throw err; // two first scans raced: the other one's watermark stands
+    });
+    return stored;
+  }
+
+  /** Stores the order's events not stored yet, in sequence order (so an event's predecessors exist before it). */
+  private async record(order: Order, currency: string, now: Date): Promise<number> {
+    const states = statesOf(order).filter((s) => !this.recorded.has(eventIdFor(order._id, s)));
+    if (states.length === 0) return 0;
+    const exponent = currencyExponent(currency);
+    const [view] = await this.refunds.attach(order.project_id, [toOrderView(order, exponent)], exponent);
+    let stored = 0;
+    for (const s of states) {
+      const event: WebhookEvent = {
+        _id: eventIdFor(order._id, s),
+        project_id: order.project_id,
+        type: `order.${s}`,
+        subject_type: 'order',
+        subject_id: order._id,
+        sequence: SEQUENCE[s],
+        data: view as unknown as Record<string, unknown>,
+        created_at: now,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
+      };
+      try {
+        await this.models.events.collection.insertOne({ ...event } as never);
+        stored++;
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+      }
+      this.remember(event._id);
+    }
+    if (stored > 0) this.logger.debug('webhook events recorded', { order_id: order._id, count: stored });
+    return stored;
+  }
+
+  private remember(id: string): void {
+    this.recorded.add(id);
+    if (this.recorded.size > REMEMBERED) this.recorded.delete(this.recorded.values().next().value!);
+  }
+}

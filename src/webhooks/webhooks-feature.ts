@@ -1,0 +1,52 @@
+import type { Connection } from 'mongoose';
+import type { Config } from '../config/config.js';
+import type { SigningKey } from '../jose/index.js';
+import type { Logger } from '../logging/logger.js';
+import { WebhookDispatcher } from './dispatcher.js';
+import { OrderEventOutbox } from './order-events.js';
+import type { WebhookAdminOptions } from './webhook-admin.js';
+import { webhookModels } from './webhook-models.js';
+
+export function webhookAdminOptions(config: Config): WebhookAdminOptions {
+  return { policy: { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_URLS }, retryForS: config.WEBHOOK_RETRY_FOR_S };
+}
+
+export interface WebhooksFeature {
+  outbox: OrderEventOutbox;
+  dispatcher: WebhookDispatcher;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Webhooks to partners: the outbox that derives order events from the orders, and the dispatcher
+ * that seals them with the gateway's response-signing key and delivers them. Both run in every
+ * gateway process (WEBHOOKS_ENABLED); the unique event ids make that safe.
+ */
+export function createWebhooks(deps: { config: Config; logger: Logger; connection: Connection; signingKey: SigningKey }): WebhooksFeature {
+  const { config, logger, connection } = deps;
+  webhookModels(connection);
+  const outbox = new OrderEventOutbox(connection, { retryForS: config.WEBHOOK_RETRY_FOR_S }, logger);
+  const dispatcher = new WebhookDispatcher(
+    connection,
+    deps.signingKey,
+    {
+      pollMs: config.WEBHOOK_POLL_MS,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+      retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      policy: { allowPrivate: config.WEBHOOK_ALLOW_PRIVATE_URLS },
+    },
+    logger,
+    () => outbox.scan(),
+  );
+  return {
+    outbox,
+    dispatcher,
+    start: () => {
+      if (config.WEBHOOKS_ENABLED) dispatcher.start();
+    },
+    stop: () => dispatcher.stop(),
+  };
+}
