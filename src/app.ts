@@ -5,7 +5,7 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
-import { ADMIN_PREFIX, createAdmin } from './admin/admin-app.js';
+import { createAdmin } from './admin/admin-app.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
 import { partnerRoutes } from './partner-api/routes.js';
@@ -13,6 +13,7 @@ import { projectModel } from './projects/project-model.js';
 import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
+import { GatewayMetrics } from './metrics/metrics.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -46,8 +47,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const readiness: Readiness = { accepting: true };
   projectModel(connection);
   registerSecureChannelModels(connection);
-  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
-  const admin = createAdmin(config, logger, connection, orders.provider);
+  const metrics = new GatewayMetrics(connection);
+  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
+  const admin = createAdmin(config, logger, connection, orders.provider, metrics);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -56,8 +58,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
+  app.use(metrics.http);
   app.use(healthRoutes(connection, readiness));
-  if (admin.kind === 'main') app.use(ADMIN_PREFIX, admin.router);
+  if (admin.kind === 'main') app.use(admin.router);
   const secureChannel = await createSecureChannel({ config, logger, connection });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));

@@ -29,6 +29,7 @@ declare module 'express-serve-static-core' {
 }
 
 export function errorBody(res: Response, slug: Slug, message?: string, details: ErrorDetails = {}): ErrorBody {
+  res.locals.errorSlug = slug;
   return { slug, message: message ?? SLUGS[slug].message, request_id: res.locals.requestId, ...details };
 }
 

@@ -27,6 +27,8 @@ export interface OrdersFeatureDeps {
   connection: Connection;
   /** A provider other than the built-in sandbox (tests inject scripted ones). */
   provider?: CardProvider;
+  /** Wraps the provider (metrics); the workflow and reconciliation see the wrapped one. */
+  decorateProvider?: (provider: CardProvider) => CardProvider;
 }
 
 export interface OrdersFeature {
@@ -46,7 +48,7 @@ export interface OrdersFeature {
  * Wires card issuance: the create/check/get use cases, the ledger, the sandbox provider, and the
  * worker that drives orders. Registers every model it uses, so their indexes are built at start.
  */
-export async function createOrdersFeature({ config, logger, connection, provider }: OrdersFeatureDeps): Promise<OrdersFeature> {
+export async function createOrdersFeature({ config, logger, connection, provider, decorateProvider }: OrdersFeatureDeps): Promise<OrdersFeature> {
   projectModel(connection);
   productModel(connection);
   cardholderModel(connection);
@@ -61,9 +63,10 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const cards = new CardService(connection, cipher);
   const cardProvider =
     provider ?? new SandboxCardProvider(connection, cipher, { latencyMs: config.SANDBOX_LATENCY_MS, failureRate: config.SANDBOX_FAILURE_RATE });
+  const decorated = decorateProvider ? decorateProvider(cardProvider) : cardProvider;
 
   const workflow = new IssuanceWorkflow(connection, {
-    provider: cardProvider,
+    provider: decorated,
     ledger,
     charger,
     cards,
@@ -87,7 +90,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     cards,
     ledger,
     worker,
-    provider: cardProvider,
+    provider: decorated,
     ...(config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection) } : {}),
     start: () => {
       if (config.WORKER_ENABLED) worker.start();

@@ -14,6 +14,8 @@ export async function connectDatabase(uri: string, dbName?: string): Promise<Con
     autoCreate: true,
     serverSelectionTimeoutMS: 10_000,
     maxPoolSize: 50,
+    // Store-call metrics come from the driver's command events (src/metrics/metrics.ts).
+    monitorCommands: true,
   });
   await connection.asPromise();
   return connection;
