@@ -7,6 +7,7 @@ import { requestContext } from '../http/request-id.js';
 import type { Logger } from '../logging/logger.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
+import { CONSOLE_PREFIX, consoleRoutes } from '../console/console-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { staffAuth } from './staff-auth.js';
 
@@ -35,6 +36,7 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
   const router = express.Router();
   router.use(ADMIN_PREFIX, api);
   if (metrics) router.use('/metrics', staffAuth(config.ADMIN_TOKENS), metrics.router());
+  router.use(CONSOLE_PREFIX, consoleRoutes(backOffice, connection, { tokens: config.ADMIN_TOKENS, idleS: config.CONSOLE_SESSION_IDLE_S, maxS: config.CONSOLE_SESSION_MAX_S, stuckAfterS: config.STUCK_ORDER_AFTER_S, logger, ...(provider && { provider }) }));
   if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
 
   const app = express();

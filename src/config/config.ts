@@ -72,6 +72,8 @@ const schema = z.object({
   ADMIN_PORT: int(0, 65535).optional(),
   ADMIN_TOKENS: namedList.optional(),
   STUCK_ORDER_AFTER_S: int(1, 30 * 86_400).default(900),
+  CONSOLE_SESSION_IDLE_S: int(60, 86_400).default(900),
+  CONSOLE_SESSION_MAX_S: int(300, 7 * 86_400).default(43_200),
 });
 
 type Parsed = z.infer<typeof schema>;
