@@ -14,6 +14,7 @@ import type { CardProvider } from './provider/card-provider.js';
 import { sandboxRoutes } from './provider/sandbox-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 import { GatewayMetrics } from './metrics/metrics.js';
+import { openApiRoutes } from './openapi/openapi-routes.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -61,6 +62,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(metrics.http);
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(admin.router);
+  app.use(openApiRoutes(['partner']));
   const secureChannel = await createSecureChannel({ config, logger, connection });
   app.use(secureChannel.jwksRouter);
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));

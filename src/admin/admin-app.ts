@@ -8,6 +8,7 @@ import type { Logger } from '../logging/logger.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { CONSOLE_PREFIX, consoleRoutes } from '../console/console-routes.js';
+import { openApiRoutes } from '../openapi/openapi-routes.js';
 import { adminRoutes } from './admin-routes.js';
 import { staffAuth } from './staff-auth.js';
 
@@ -36,6 +37,7 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
   const router = express.Router();
   router.use(ADMIN_PREFIX, api);
   if (metrics) router.use('/metrics', staffAuth(config.ADMIN_TOKENS), metrics.router());
+  router.use(openApiRoutes(['partner', 'admin']));
   router.use(CONSOLE_PREFIX, consoleRoutes(backOffice, connection, { tokens: config.ADMIN_TOKENS, idleS: config.CONSOLE_SESSION_IDLE_S, maxS: config.CONSOLE_SESSION_MAX_S, stuckAfterS: config.STUCK_ORDER_AFTER_S, logger, ...(provider && { provider }) }));
   if (config.ADMIN_PORT === undefined) return { kind: 'main', router };
 

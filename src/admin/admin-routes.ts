@@ -9,7 +9,7 @@ import { sendData } from '../http/respond.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import { staffAuth } from './staff-auth.js';
 
-const reconcileSchema = z
+export const reconcileSchema = z
   .object({
     project_ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional(),
     stuck_after_s: z.number().int().min(1).max(30 * 86_400).optional(),
