@@ -6,6 +6,7 @@ import { startEmbeddedStore, type EmbeddedStore } from './store/embedded-store.j
 import { createGateway } from './app.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { startServer } from './server.js';
+import { withDevStaffToken } from './admin/dev-staff-token.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
 async function main(): Promise<void> {
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
       logger.info('embedded store started', { data_dir: config.embeddedStoreDir });
     }
     const connection = await connectDatabase(uri);
-    const gateway = await createGateway({ config, logger, connection });
+    const gateway = await createGateway({ config: await withDevStaffToken(config, logger), logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT);
     const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.HOST, config.ADMIN_PORT ?? 0));
