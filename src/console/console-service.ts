@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { cardModel, type Card } from '../cards/card-model.js';
 import { ledgerEntryModel, type LedgerEntry } from '../ledger/ledger-entry-model.js';
-import { currencyExponent, formatMinor } from '../money/money.js';
+import { formatMinor } from '../money/money.js';
 import { orderModel, type Order } from '../orders/order-model.js';
 import type { ReconcileReport } from '../reconcile/reconciler.js';
 import { orderClaimModel, type OrderClaim } from '../workflow/order-claims.js';
 import { notFound } from '../back-office/validate.js';
+import { exponentOf } from '../back-office/order-lookup.js';
 
 /** One event of an order's story, from what the store records (order fields, claims, ledger). */
 export interface TimelineEvent {
@@ -125,14 +126,6 @@ function ledgerRow(e: LedgerEntry): LedgerRow {
     order_id: e.order_id,
     created_at: e.created_at,
   };
-}
-
-function exponentOf(currency: string): number {
-  try {
-    return currencyExponent(currency);
-  } catch {
-    return 2;
-  }
 }
 
 function timeline(order: Order, claims: OrderClaim[], ledger: LedgerRow[], card: OrderStory['card']): TimelineEvent[] {

@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { startServer } from '../../src/server.js';
+import { waitUntil } from '../support/gateway-process.js';
 import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject } from '../support/partner.js';
@@ -53,13 +54,10 @@ describe('support console in a real browser', function () {
     const user = await makeCardholder(conn, tp.project._id);
     await deposit(conn, tp.project._id, 10_000);
     const created = (await tp.client.createCard({ product_code: product.product_code, external_user_id: user, initial_balance: '3.00' })).data;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
+    await waitUntil(async () => {
       order = (await orderModel(conn).findById(created.order_id).lean<Order>())!;
-      if (order.status === 'failed') break;
-      if (Date.now() > deadline) throw new Error(`order stuck at ${order.issue_status}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+      return order.status === 'failed';
+    }, 30_000, 'the order to fail');
     assert.equal(order.last_error_slug, 'provider_declined');
 
     await mkdir(SHOTS, { recursive: true });

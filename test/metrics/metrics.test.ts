@@ -3,6 +3,7 @@ import { GatewayApiError } from '../../src/client/index.js';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { postRaw } from '../support/craft.js';
 import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { waitUntil } from '../support/gateway-process.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
@@ -29,14 +30,6 @@ function sum(samples: Map<string, number>, name: string, labels: Record<string, 
     if (Object.entries(labels).every(([k, v]) => key.includes(`${k}="${v}"`))) total += value;
   }
   return total;
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('metrics: /metrics on the admin listener', function () {
@@ -82,7 +75,7 @@ describe('metrics: /metrics on the admin listener', function () {
     await deposit(conn, tp.project._id, 10_000);
 
     const order = (await tp.client.createCard({ product_code: product.product_code, external_user_id: user, initial_balance: '1.00' })).data;
-    await waitFor(async () => (await tp.client.checkOrder({ order_id: order.order_id })).data.status === 'completed', 'the order to complete');
+    await waitUntil(async () => (await tp.client.checkOrder({ order_id: order.order_id })).data.status === 'completed', 20_000, 'the order to complete');
 
     // The same sealed request twice: the second is a replay.
     const token = await tp.client.seal(tp.client.claims(PARTNER_PATHS.checkOrder, { order_id: order.order_id }));

@@ -5,6 +5,7 @@ import addFormats from 'ajv-formats';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
 import { postRaw, readAnswer } from '../support/craft.js';
+import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
@@ -97,12 +98,7 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     const orderId = (created.payload.data as { order_id: string }).order_id;
     await partner(PARTNER_PATHS.createCard, { product_code: 'NO_SUCH_PRODUCT', external_user_id: user }, randomUUID()); // 422
     await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: user, surprise: 1 }, randomUUID()); // 400
-    for (const deadline = Date.now() + 20_000; ; ) {
-      const order = (await partner(PARTNER_PATHS.checkOrder, { order_id: orderId })).payload.data as { status: string };
-      if (order.status === 'completed') break;
-      if (Date.now() > deadline) throw new Error(`order still ${order.status}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitUntil(async () => ((await partner(PARTNER_PATHS.checkOrder, { order_id: orderId })).payload.data as { status: string }).status === 'completed', 20_000, 'the order to complete');
     await partner(PARTNER_PATHS.checkOrder, { order_id: 'ord_missing' }); // 404
     const card = await partner(PARTNER_PATHS.getCard, { order_id: orderId });
     assert.equal(card.status, 200);
