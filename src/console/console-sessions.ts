@@ -41,7 +41,7 @@ export function consoleSessionModel(connection: Connection): Model<ConsoleSessio
 const hash = (id: string) => createHash('sha256').update(id, 'utf8').digest('hex');
 /** A session id as the cookie carries it: 32 random bytes, base64url. */
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
-/** Touching on every request would be a write per page; a minute's slack is enough. */
+/** Touching on every request would be a write per page; a minute's slack (at most half the idle time) is enough. */
 const TOUCH_EVERY_MS = 60_000;
 
 export class ConsoleSessions {
@@ -82,7 +82,8 @@ export class ConsoleSessions {
       await this.sessions.deleteOne({ _id: session._id });
       return undefined;
     }
-    if (now - session.last_seen_at.getTime() >= TOUCH_EVERY_MS) {
+    // At most half the idle time between touches, so a session in use never lapses between two.
+    if (now - session.last_seen_at.getTime() >= Math.min(TOUCH_EVERY_MS, this.idleMs / 2)) {
       const expires = Math.min(now + this.idleMs, session.created_at.getTime() + this.maxMs);
       await this.sessions.updateOne({ _id: session._id }, { $set: { last_seen_at: new Date(now), expires_at: new Date(expires) } });
     }

@@ -112,6 +112,16 @@ describe('support console over HTTP: sessions, CSRF, audit, escaping, downloads'
     assert.equal(await consoleSessionModel(connection).countDocuments({ _id: hash }), 0);
   });
 
+  it('when a session is used before it lapses, then its expiry slides forward to a full idle period', async () => {
+    const { agent, sessionCookie } = await signIn();
+    const hash = createHash('sha256').update(/^console_session=([^;]+)/.exec(sessionCookie)![1]!).digest('hex');
+    const sessions = consoleSessionModel(connection);
+    await sessions.updateOne({ _id: hash }, { $set: { last_seen_at: new Date(Date.now() - 61_000), expires_at: new Date(Date.now() + 5_000) } });
+    await agent.get('/console/products').expect(200);
+    const touched = await sessions.findById(hash).lean();
+    assert.ok(touched!.expires_at.getTime() > Date.now() + 800_000, 'about CONSOLE_SESSION_IDLE_S (900 s) from now');
+  });
+
   it('when a filter is invalid, then the page answers 400 naming the field, and an unknown order is a 404 page', async () => {
     const { agent } = await signIn();
     const bad = await agent.get('/console/orders?status=bogus').expect(400);
