@@ -17,6 +17,8 @@ import { providerWebhookRoutes } from './provider/webhooks/webhook-routes.js';
 import { createSecureChannel, registerSecureChannelModels } from './secure/secure-channel.js';
 import { webhookModels } from './webhooks/webhook-models.js';
 import { createWebhooks, type WebhooksFeature } from './webhooks/webhooks-feature.js';
+import { GatewayMetrics } from './metrics/metrics.js';
+import { openApiRoutes } from './openapi/openapi-routes.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -54,8 +56,9 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   projectModel(connection);
   registerSecureChannelModels(connection);
   webhookModels(connection);
-  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider });
-  const admin = createAdmin(config, logger, connection, orders.provider);
+  const metrics = new GatewayMetrics(connection);
+  const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
+  const admin = createAdmin(config, logger, connection, orders.provider, metrics);
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -64,8 +67,10 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
   app.use(requestContext(logger));
+  app.use(metrics.http);
   app.use(healthRoutes(connection, readiness));
   if (admin.kind === 'main') app.use(admin.router);
+  app.use(openApiRoutes(['partner']));
   const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
   const webhooks = createWebhooks({ config, logger, connection, signingKey: secureChannel.keys.signingKey });
   app.use(secureChannel.jwksRouter);

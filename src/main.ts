@@ -10,6 +10,7 @@ import { PROVIDER_WEBHOOK_PATH } from './provider/webhooks/webhook-routes.js';
 import { demoBootstrapApplies, ensureDemoPartner } from './back-office/demo-partner.js';
 import { serverLimits, startServer } from './server.js';
 import { gatewayProcessCount, runPrimary } from './process/cluster.js';
+import { withDevStaffToken } from './admin/dev-staff-token.js';
 
 /** Starts the gateway process: configuration, store, app, server, and a graceful shutdown. */
 async function main(): Promise<void> {
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
       serverSelectionTimeoutMS: config.STORE_SERVER_SELECTION_TIMEOUT_MS,
       socketTimeoutMS: config.STORE_SOCKET_TIMEOUT_MS,
     });
-    const gateway = await createGateway({ config, logger, connection });
+    const gateway = await createGateway({ config: await withDevStaffToken(config, logger), logger, connection });
     if (demoBootstrapApplies(config)) await ensureDemoPartner({ config, logger, connection });
     const server = await startServer(gateway.app, config.HOST, config.PORT, serverLimits(config));
     const adminServer = gateway.adminApp && (await startServer(gateway.adminApp, config.ADMIN_HOST, config.ADMIN_PORT ?? 0, serverLimits(config)));

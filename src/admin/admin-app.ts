@@ -7,7 +7,11 @@ import { requestContext } from '../http/request-id.js';
 import type { Logger } from '../logging/logger.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import { webhookAdminOptions } from '../webhooks/webhooks-feature.js';
+import type { GatewayMetrics } from '../metrics/metrics.js';
+import { CONSOLE_PREFIX, consoleRoutes } from '../console/console-routes.js';
+import { openApiRoutes } from '../openapi/openapi-routes.js';
 import { adminRoutes } from './admin-routes.js';
+import { staffAuth } from './staff-auth.js';
 
 export const ADMIN_PREFIX = '/admin/v1';
 
@@ -23,7 +27,7 @@ export type AdminMount =
  * Decides where the admin API lives and builds it. Registers the back-office models first.
  * `provider`: the gateway's card provider, which reconciliation compares cards with.
  */
-export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider): AdminMount {
+export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider, metrics?: GatewayMetrics): AdminMount {
   const backOffice = createBackOffice(connection, webhookAdminOptions(config));
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
   if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
@@ -39,11 +43,15 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
     logger,
     ...(provider && { provider }),
   }));
+  if (metrics) adminSide.use('/metrics', staffAuth(config.ADMIN_TOKENS, logger), metrics.router());
+  adminSide.use(openApiRoutes(['partner', 'admin']));
+  adminSide.use(CONSOLE_PREFIX, consoleRoutes(backOffice, connection, { tokens: config.ADMIN_TOKENS, idleS: config.CONSOLE_SESSION_IDLE_S, maxS: config.CONSOLE_SESSION_MAX_S, stuckAfterS: config.STUCK_ORDER_AFTER_S, logger, ...(provider && { provider }) }));
   if (config.ADMIN_PORT === undefined && config.NODE_ENV !== 'production') return { kind: 'main', router: adminSide };
 
   const app = express();
   app.disable('x-powered-by');
   app.use(requestContext(logger));
+  if (metrics) app.use(metrics.http);
   app.use(adminSide);
   app.use(notFound);
   app.use(errorHandler(logger));

@@ -12,7 +12,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { staffAuth, staffAuthThrottle, type StaffAuthThrottle } from './staff-auth.js';
 import { webhookAdminRoutes } from '../webhooks/webhook-admin-routes.js';
 
-const reconcileSchema = z
+export const reconcileSchema = z
   .object({
     project_ids: z.array(z.string().min(1).max(100)).min(1).max(1000).optional(),
     stuck_after_s: z.number().int().min(1).max(30 * 86_400).optional(),

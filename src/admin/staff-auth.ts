@@ -21,16 +21,10 @@ const BEARER = /^Bearer ([\x21-\x7e]{1,512})$/;
  * With no tokens configured, nobody gets in.
  */
 export function staffAuth(tokens: ReadonlyMap<string, string> | undefined, logger?: Logger): RequestHandler {
-  const staff = [...(tokens ?? new Map<string, string>())].map(([name, token]) => ({ name, digest: digest(token) }));
+  const match = staffMatcher(tokens);
   return (req, res, next) => {
-    const match = BEARER.exec(req.get('authorization') ?? '');
-    let found: string | undefined;
-    if (match) {
-      const presented = digest(match[1]!);
-      for (const member of staff) {
-        if (timingSafeEqual(presented, member.digest) && found === undefined) found = member.name;
-      }
-    }
+    const bearer = BEARER.exec(req.get('authorization') ?? '');
+    const found = bearer ? match(bearer[1]!) : undefined;
     if (found === undefined) {
       // Counted per address by staffAuthThrottle; the log line carries no part of the token.
       logger?.warn('staff authentication failed', { request_id: res.locals.requestId, address: req.ip, failures_in_window: (req as { rateLimit?: RateLimitInfo }).rateLimit?.used });
@@ -40,6 +34,19 @@ export function staffAuth(tokens: ReadonlyMap<string, string> | undefined, logge
     }
     res.locals.staff = found;
     next();
+  };
+}
+
+/** The staff member a presented token belongs to, compared as described above; the console signs in with it too. */
+export function staffMatcher(tokens: ReadonlyMap<string, string> | undefined): (presented: string) => string | undefined {
+  const staff = [...(tokens ?? new Map<string, string>())].map(([name, token]) => ({ name, digest: digest(token) }));
+  return (token) => {
+    const presented = digest(token);
+    let found: string | undefined;
+    for (const member of staff) {
+      if (timingSafeEqual(presented, member.digest) && found === undefined) found = member.name;
+    }
+    return found;
   };
 }
 

@@ -9,7 +9,7 @@ import { redact } from '../logging/redact.js';
  */
 export interface Actor {
   staff: string;
-  via: 'admin_api' | 'cli' | 'system';
+  via: 'admin_api' | 'console' | 'cli' | 'system';
   requestId: string;
 }
 

@@ -23,7 +23,7 @@ export interface CardholderView {
 const STATUSES = ['pending', 'verified', 'rejected'] as const;
 const name = z.string().trim().min(1).max(100);
 
-const createSchema = z
+export const createSchema = z
   .object({
     external_user_id: z.string().min(1).max(200),
     verification_status: z.enum(STATUSES).default('pending'),
@@ -32,7 +32,7 @@ const createSchema = z
   })
   .strict();
 
-const statusSchema = z.object({ verification_status: z.enum(STATUSES) }).strict();
+export const statusSchema = z.object({ verification_status: z.enum(STATUSES) }).strict();
 
 /** Cardholders (a partner's end users) as staff manage them; only verified ones get cards. */
 export class CardholdersAdmin {

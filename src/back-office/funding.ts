@@ -12,7 +12,7 @@ import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import type { Actor, AuditLog } from './audit-log.js';
 import { notFound, parseInput } from './validate.js';
 
-const fundSchema = z
+export const fundSchema = z
   .object({
     /** Decimal string in the project's currency, e.g. "1000.00". */
     amount: z.string(),

@@ -216,7 +216,8 @@ export class OrderLookup {
   }
 }
 
-function exponentOf(currency: string | undefined): number {
+/** Minor-unit digits of a currency; 2 when it is unknown (display only, never for money rules). */
+export function exponentOf(currency: string | undefined): number {
   try {
     return currency ? currencyExponent(currency) : 2;
   } catch {

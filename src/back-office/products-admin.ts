@@ -26,7 +26,7 @@ export interface ProductView {
 const money = z.string().max(20);
 const limitsSchema = z.object({ per_transaction: money.optional(), daily: money.optional(), monthly: money.optional() }).strict();
 
-const createSchema = z
+export const createSchema = z
   .object({
     product_code: z.string().regex(/^[A-Z0-9_]{2,64}$/, 'upper-case letters, digits and _ only'),
     product_id: z.number().int().min(1).max(2_147_483_647),
@@ -41,7 +41,7 @@ const createSchema = z
   .strict();
 
 // The currency and both ids are what orders and partners refer to: they never change.
-const updateSchema = z
+export const updateSchema = z
   .object({
     name: z.string().trim().min(1).max(200).optional(),
     issue_fee: money.optional(),

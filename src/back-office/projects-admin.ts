@@ -33,7 +33,7 @@ export interface ProjectView {
   updated_at: string;
 }
 
-const createSchema = z
+export const createSchema = z
   .object({
     name: z.string().trim().min(1).max(200),
     currency: z.enum(SUPPORTED_CURRENCIES as [string, ...string[]]).default('USD'),
@@ -42,7 +42,7 @@ const createSchema = z
   })
   .strict();
 
-const addKeySchema = z
+export const addKeySchema = z
   .object({
     alg: z.string(),
     jwk: z.record(z.string(), z.unknown()),

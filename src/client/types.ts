@@ -136,8 +136,8 @@ export interface CardData {
   masked_pan: string;
   pan: string;
   cvv: string;
-  expiry_month: number | string;
-  expiry_year: number | string;
+  expiry_month: number;
+  expiry_year: number;
   currency: string;
   product_code: string;
   external_user_id: string;

@@ -121,6 +121,8 @@ const schema = z.object({
   WEBHOOK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
   WEBHOOK_RETRY_FOR_S: int(1, 30 * 86_400).default(86_400),
   WEBHOOK_ALLOW_PRIVATE_URLS: bool.optional(),
+  CONSOLE_SESSION_IDLE_S: int(60, 86_400).default(900),
+  CONSOLE_SESSION_MAX_S: int(300, 7 * 86_400).default(43_200),
 });
 
 type Parsed = z.infer<typeof schema>;

@@ -22,6 +22,7 @@ export const SLUGS = {
   provider_webhook_rejected: { status: 401, message: 'The provider event could not be verified.' },
   // 403
   project_disabled: { status: 403, message: 'The project is disabled.' },
+  csrf_token_invalid: { status: 403, message: 'The form is missing its CSRF token, or it does not match the session.' },
   // 404
   order_not_found: { status: 404, message: 'Order not found.' },
   card_not_found: { status: 404, message: 'Card not found.' },

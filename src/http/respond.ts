@@ -32,6 +32,7 @@ declare module 'express-serve-static-core' {
 export const RETRY_AFTER_S = '2';
 
 export function errorBody(res: Response, slug: Slug, message?: string, details: ErrorDetails = {}): ErrorBody {
+  res.locals.errorSlug = slug;
   return { slug, message: message ?? SLUGS[slug].message, request_id: res.locals.requestId, ...details };
 }
 

@@ -29,6 +29,8 @@ export interface OrdersFeatureDeps {
   connection: Connection;
   /** A provider other than the configured HTTP one (tests inject scripted ones). */
   provider?: CardProvider;
+  /** Wraps the provider (metrics); the workflow and reconciliation see the wrapped one. */
+  decorateProvider?: (provider: CardProvider) => CardProvider;
 }
 
 export interface OrdersFeature {
@@ -50,7 +52,7 @@ export interface OrdersFeature {
  * Wires card issuance: the create/check/get use cases, the ledger, the card provider, and the
  * worker that drives orders. Registers every model it uses, so their indexes are built at start.
  */
-export async function createOrdersFeature({ config, logger, connection, provider }: OrdersFeatureDeps): Promise<OrdersFeature> {
+export async function createOrdersFeature({ config, logger, connection, provider, decorateProvider }: OrdersFeatureDeps): Promise<OrdersFeature> {
   projectModel(connection);
   productModel(connection);
   cardholderModel(connection);
@@ -66,9 +68,10 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const cards = new CardService(connection, cipher);
   const link = provider ? undefined : connectProvider(config);
   const cardProvider = provider ?? link!.provider;
+  const decorated = decorateProvider ? decorateProvider(cardProvider) : cardProvider;
 
   const workflow = new IssuanceWorkflow(connection, {
-    provider: cardProvider,
+    provider: decorated,
     ledger,
     charger,
     cards,
@@ -94,7 +97,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     cards,
     ledger,
     worker,
-    provider: cardProvider,
+    provider: decorated,
     ...(link && { link }),
     ...(link && config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection, link.client) } : {}),
     start: () => {

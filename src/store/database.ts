@@ -35,6 +35,8 @@ export async function connectDatabase(uri: string, dbName?: string, timeouts: St
     // A lost server is noticed (and a restarted one found again) within about a second.
     heartbeatFrequencyMS: 1000,
     maxPoolSize: 50,
+    // Store-call metrics come from the driver's command events (src/metrics/metrics.ts).
+    monitorCommands: true,
   });
   await connection.asPromise();
   return connection;

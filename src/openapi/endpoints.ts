@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import { addKeySchema, createSchema as createProjectSchema } from '../back-office/projects-admin.js';
+import { createSchema as createCardholderSchema, statusSchema as verificationSchema } from '../back-office/cardholders-admin.js';
+import { createSchema as createProductSchema, updateSchema as updateProductSchema } from '../back-office/products-admin.js';
+import { fundSchema } from '../back-office/funding.js';
+import { orderFilterSchema, pageSchema } from '../back-office/order-lookup.js';
+import { reconcileSchema } from '../admin/admin-routes.js';
+import { getCardBody } from '../cards/card-service.js';
+import type { Slug } from '../errors/slugs.js';
+import { createCardBody } from '../orders/create-card-request.js';
+import { checkOrderBody } from '../orders/order-handlers.js';
+import { PARTNER_PATHS } from '../partner-api/routes.js';
+import * as R from './response-schemas.js';
+
+/**
+ * One entry per endpoint: the OpenAPI document (document.ts) is generated from this list, and the
+ * conformance test calls every entry. Request schemas are the ones the code validates with;
+ * answers are the zod schemas of response-schemas.ts. Adding an endpoint is adding an entry.
+ */
+export interface EndpointDescriptor {
+  api: 'partner' | 'admin';
+  method: 'get' | 'post' | 'put' | 'patch';
+  /** OpenAPI path, parameters as {name}. */
+  path: string;
+  summary: string;
+  /** Partner: the `body` claim inside the envelope. Admin: the JSON body. */
+  body?: z.ZodType;
+  /** Query parameters (admin GETs). */
+  query?: z.ZodObject;
+  /** Success answers by status: the schema of `data`. */
+  responses: Record<number, z.ZodType>;
+  /** Error slugs this endpoint itself answers, beyond the API's common ones (COMMON_SLUGS). */
+  slugs: Slug[];
+  /** Request headers beyond the envelope's. */
+  headers?: { name: string; required: boolean; description: string }[];
+}
+
+/** Slugs any endpoint of the API can answer. */
+export const COMMON_SLUGS: Record<EndpointDescriptor['api'], Slug[]> = {
+  partner: [
+    'validation_error',
+    'invalid_encryption',
+    'unknown_key_id',
+    'unsupported_algorithm',
+    'invalid_signature',
+    'unknown_project',
+    'request_expired',
+    'replay_detected',
+    'request_binding_mismatch',
+    'project_disabled',
+    'payload_too_large',
+    'unsupported_media_type',
+    'rate_limited',
+    'internal_error',
+    'service_unavailable',
+  ],
+  admin: ['unauthorized', 'validation_error', 'payload_too_large', 'internal_error', 'service_unavailable'],
+};
+
+const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: true, description: '1-255 visible ASCII characters; must equal the `idk` claim.' };
+
+export const ENDPOINTS: EndpointDescriptor[] = [
+  // --- partner API (contract section 3) ---
+  {
+    api: 'partner', method: 'post', path: PARTNER_PATHS.createCard, summary: 'Order a virtual card',
+    body: createCardBody, responses: { 201: R.orderView },
+    slugs: ['idempotency_key_required', 'external_user_id_required', 'idempotency_key_reused', 'product_not_found', 'product_not_active', 'cardholder_not_found', 'cardholder_not_ready', 'invalid_pricing', 'card_product_limits_invalid', 'amount_below_minimum', 'amount_above_maximum', 'insufficient_funds'],
+    headers: [IDEMPOTENCY_HEADER],
+  },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.checkOrder, summary: 'Read an order by id or idempotency key', body: checkOrderBody, responses: { 200: R.orderView }, slugs: ['order_not_found'] },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.getCard, summary: "Read an issued card's data (PAN, CVV, expiry)", body: getCardBody, responses: { 200: R.cardDataView }, slugs: ['card_not_found', 'card_not_ready', 'order_not_found'] },
+
+  // --- admin API (contract section 5) ---
+  { api: 'admin', method: 'get', path: '/admin/v1/slugs', summary: 'Every error slug with its status and message', responses: { 200: R.slugList }, slugs: [] },
+  { api: 'admin', method: 'get', path: '/admin/v1/orders', summary: 'Look orders up, newest first, keyset paged', query: orderFilterSchema.extend(pageSchema.shape), responses: { 200: R.orderPage }, slugs: [] },
+  { api: 'admin', method: 'get', path: '/admin/v1/orders/slug-counts', summary: 'Counts per error slug for a filter', query: orderFilterSchema, responses: { 200: R.slugCounts }, slugs: [] },
+  { api: 'admin', method: 'get', path: '/admin/v1/orders/{order_id}', summary: 'One order', responses: { 200: R.staffOrderView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects', summary: 'Every project', responses: { 200: z.array(R.projectView) }, slugs: [] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects', summary: 'Create a project', body: createProjectSchema, responses: { 201: R.projectView }, slugs: ['conflict'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}', summary: 'One project', responses: { 200: R.projectView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/disable', summary: 'Disable a project', responses: { 200: R.projectView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/enable', summary: 'Enable a project', responses: { 200: R.projectView }, slugs: ['not_found'] },
+  ...(['signing', 'encryption'] as const).flatMap((use): EndpointDescriptor[] => [
+    { api: 'admin', method: 'post', path: `/admin/v1/projects/{project_id}/${use}-keys`, summary: `Register a ${use} key (public JWK)`, body: addKeySchema, responses: { 201: R.keyView }, slugs: ['not_found', 'conflict', 'unsupported_algorithm'] },
+    { api: 'admin', method: 'post', path: `/admin/v1/projects/{project_id}/${use}-keys/{kid}/retire`, summary: `Retire a ${use} key`, body: z.strictObject({ force: z.boolean().optional() }), responses: { 200: R.keyView }, slugs: ['not_found', 'conflict'] },
+  ]),
+  {
+    api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/deposits', summary: "Fund a project's balance (idempotent)", body: fundSchema,
+    responses: { 201: R.orderView, 200: R.orderView }, slugs: ['not_found', 'conflict', 'idempotency_key_reused'],
+    headers: [{ name: 'Idempotency-Key', required: false, description: 'Instead of the idempotency_key field; 200 with Idempotent-Replayed: true on a repeat.' }],
+  },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/cardholders', summary: "A project's cardholders (first 100)", responses: { 200: z.array(R.cardholderView) }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/cardholders', summary: 'Create a cardholder', body: createCardholderSchema, responses: { 201: R.cardholderView }, slugs: ['not_found', 'conflict'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/cardholders/{external_user_id}', summary: 'One cardholder', responses: { 200: R.cardholderView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'put', path: '/admin/v1/projects/{project_id}/cardholders/{external_user_id}/verification', summary: "Set a cardholder's verification status", body: verificationSchema, responses: { 200: R.cardholderView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/products', summary: 'Every product', responses: { 200: z.array(R.productView) }, slugs: [] },
+  { api: 'admin', method: 'post', path: '/admin/v1/products', summary: 'Create a product', body: createProductSchema, responses: { 201: R.productView }, slugs: ['conflict'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/products/{product_code}', summary: 'One product', responses: { 200: R.productView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'patch', path: '/admin/v1/products/{product_code}', summary: 'Change a product', body: updateProductSchema, responses: { 200: R.productView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/products/{product_code}/deactivate', summary: 'Deactivate a product', responses: { 200: R.productView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/products/{product_code}/activate', summary: 'Activate a product', responses: { 200: R.productView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/reconciliations', summary: 'Run reconciliation (read-only) and answer the report', body: reconcileSchema, responses: { 200: R.reconcileReport }, slugs: [] },
+  {
+    api: 'admin', method: 'get', path: '/admin/v1/audit', summary: 'The audit log, newest first',
+    query: z.strictObject({ target: z.string().optional(), staff: z.string().optional(), limit: z.string().regex(/^\d+$/).optional().describe('1-500, default 50') }),
+    responses: { 200: z.array(R.auditEntry) }, slugs: [],
+  },
+];

@@ -1,0 +1,170 @@
+import { z } from 'zod';
+import { SLUGS } from '../errors/slugs.js';
+import { FAULT_KINDS } from '../reconcile/faults.js';
+
+/**
+ * The answers' shapes in zod, for the OpenAPI document (src/openapi/endpoints.ts). The conformance
+ * test checks real answers against the document these produce, so a view that changes without
+ * its schema fails the build. Absent values are `null`, never missing.
+ */
+const iso = z.string().describe('ISO 8601 time, UTC');
+const decimal = z.string().regex(/^-?\d+(\.\d+)?$/).describe('decimal string in the currency of the balance, e.g. "10.50"');
+const nullable = <T extends z.ZodType>(t: T) => t.nullable();
+
+export const orderStatus = z.enum(['new', 'activating', 'processing', 'completed', 'failed']);
+
+export const orderView = z.strictObject({
+  order_id: z.string(),
+  order_type: z.enum(['card_issue', 'balance_deposit']),
+  status: orderStatus,
+  card_id: nullable(z.string()),
+  balance_before: nullable(decimal),
+  balance_after: nullable(decimal),
+  last_error: nullable(z.string()),
+  last_error_slug: nullable(z.string()).describe('one of the slugs; set on failed orders'),
+  data: z
+    .object({
+      product_code: z.string().optional(),
+      product_id: z.number().int().optional(),
+      external_user_id: z.string().optional(),
+      label: z.string().optional(),
+      currency: z.string().optional(),
+      initial_balance: decimal.optional(),
+      issue_fee: decimal.optional(),
+      total_charge: decimal.optional(),
+      amount: decimal.optional(),
+      reason: z.string().optional(),
+    })
+    .describe('the request fields and amounts as accepted'),
+  created_at: iso,
+  updated_at: iso,
+  completed_at: nullable(iso),
+  failed_at: nullable(iso),
+  issue_status: nullable(z.string()),
+  is_issued: z.boolean(),
+  provider_card_status: nullable(z.string()),
+  external_id: nullable(z.string()),
+});
+
+export const staffOrderView = orderView.extend({ project_id: z.string() });
+
+export const cardDataView = z.strictObject({
+  card_id: z.string(),
+  status: z.string(),
+  masked_pan: z.string(),
+  pan: z.string().regex(/^\d{12,19}$/),
+  cvv: z.string().regex(/^\d{3,4}$/),
+  expiry_month: z.number().int().min(1).max(12),
+  expiry_year: z.number().int().min(2000).max(2100),
+  currency: z.string(),
+  product_code: z.string(),
+  external_user_id: z.string(),
+  label: nullable(z.string()),
+  created_at: iso,
+});
+
+export const errorBody = z.strictObject({
+  slug: z.enum(Object.keys(SLUGS) as [string, ...string[]]),
+  message: z.string(),
+  request_id: z.string(),
+  order_id: z.string().optional().describe('the stored order a 422 refused'),
+  issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional().describe('validation_error only'),
+});
+
+export const keyView = z.strictObject({
+  kid: z.string(),
+  alg: z.string(),
+  status: z.enum(['active', 'retired']),
+  thumbprint: z.string().describe('RFC 7638 SHA-256 thumbprint of the public key'),
+  created_at: iso,
+  retired_at: nullable(iso),
+});
+
+export const projectView = z.strictObject({
+  project_id: z.string(),
+  name: z.string(),
+  status: z.enum(['active', 'disabled']),
+  currency: z.string(),
+  balance: decimal,
+  signing_keys: z.array(keyView),
+  encryption_keys: z.array(keyView),
+  created_at: iso,
+  updated_at: iso,
+});
+
+export const productView = z.strictObject({
+  product_code: z.string(),
+  product_id: z.number().int(),
+  name: z.string(),
+  active: z.boolean(),
+  currency: z.string(),
+  issue_fee: decimal,
+  initial_balance_min: decimal,
+  initial_balance_max: decimal,
+  limits: z.strictObject({ per_transaction: decimal.optional(), daily: decimal.optional(), monthly: decimal.optional() }),
+  created_at: iso,
+  updated_at: iso,
+});
+
+export const cardholderView = z.strictObject({
+  cardholder_id: z.string(),
+  project_id: z.string(),
+  external_user_id: z.string(),
+  verification_status: z.enum(['pending', 'verified', 'rejected']),
+  first_name: nullable(z.string()),
+  last_name: nullable(z.string()),
+  created_at: iso,
+  updated_at: iso,
+});
+
+export const orderPage = z.strictObject({ orders: z.array(staffOrderView), next_cursor: nullable(z.string()) });
+export const slugCounts = z.strictObject({ total: z.number().int(), by_slug: z.array(z.strictObject({ slug: nullable(z.string()), count: z.number().int() })) });
+export const slugList = z.array(z.strictObject({ slug: z.string(), status: z.number().int(), message: z.string() }));
+
+const faultKind = z.enum(Object.keys(FAULT_KINDS) as [string, ...string[]]);
+export const reconcileReport = z.strictObject({
+  ok: z.boolean(),
+  as_of: iso,
+  stuck_after_s: z.number().int(),
+  settle_s: z.number().int(),
+  provider_checked: z.boolean(),
+  totals: z.strictObject({ projects: z.number().int(), entries: z.number().int(), orders: z.number().int(), cards: z.number().int(), faults: z.number().int() }),
+  fault_counts: z.partialRecord(faultKind, z.number().int()),
+  faults: z.array(
+    z.strictObject({
+      kind: faultKind,
+      project_id: z.string(),
+      order_id: z.string().optional(),
+      seq: z.number().int().optional(),
+      card_id: z.string().optional(),
+      detail: z.string(),
+    }),
+  ),
+  faults_truncated: z.boolean(),
+  projects: z.array(
+    z.strictObject({
+      project_id: z.string(),
+      entries: z.number().int(),
+      orders: z.number().int(),
+      cards: z.number().int(),
+      balance: z.number().int().describe('minor units'),
+      currency: nullable(z.string()),
+      faults: z.number().int(),
+    }),
+  ),
+});
+
+export const auditEntry = z.strictObject({
+  _id: z.string(),
+  staff: z.string(),
+  via: z.enum(['admin_api', 'console', 'cli', 'system']),
+  action: z.string(),
+  target: z.string(),
+  summary: z.record(z.string(), z.unknown()),
+  result: z.record(z.string(), z.unknown()).optional(),
+  request_id: z.string(),
+  outcome: z.enum(['pending', 'applied', 'failed']),
+  error_slug: z.string().optional(),
+  created_at: iso,
+  completed_at: iso.optional(),
+});

@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
+import { ENDPOINTS } from '../../src/openapi/endpoints.js';
+import { postRaw, readAnswer } from '../support/craft.js';
+import { waitUntil } from '../support/gateway-process.js';
+import { deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
+import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
+import { testStore } from '../support/test-store.js';
+
+const STAFF = 'openapi-staff-token-0123456789abcdef0123';
+
+type Media = { schema?: object; 'x-sealed-payload'?: object };
+type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, Media> }> }>> };
+
+/**
+ * Real answers of every endpoint against the served OpenAPI document: each endpoint is called
+ * for each success status it documents (and for some refusals), and the answer's body (for the
+ * partner API, the signed payload inside the sealed answer) must validate against the document.
+ */
+describe('OpenAPI: the served document matches real answers of every endpoint', function () {
+  this.timeout(90_000);
+  let tg: TestGateway;
+  let tp: TestProject;
+  let doc: Doc;
+  const ajv = new Ajv2020({ strict: true, allErrors: true, strictTypes: false });
+  (addFormats as unknown as (a: Ajv2020) => void)(ajv);
+  const covered = new Set<string>();
+
+  before(async () => {
+    tg = await startTestGateway({ config: { ADMIN_TOKENS: `olga:${STAFF}`, WORKER_ENABLED: 'true', WORKER_POLL_MS: '20' } });
+    await tg.gateway.start();
+    tp = await createTestProject({ url: tg.url });
+    const res = await fetch(`${tg.url}/openapi.json`);
+    assert.equal(res.status, 200);
+    doc = (await res.json()) as Doc;
+  });
+  after(async () => {
+    await tg.close();
+  });
+
+  /** The OpenAPI path template a concrete path was made from. */
+  function template(method: string, path: string): string {
+    const bare = path.split('?')[0]!;
+    for (const p of Object.keys(doc.paths)) {
+      if (!doc.paths[p]![method]) continue;
+      const re = new RegExp(`^${p.replace(/\{\w+\}/g, '[^/]+')}$`);
+      if (re.test(bare)) return p;
+    }
+    throw new Error(`no documented path for ${method} ${bare}`);
+  }
+
+  function check(method: string, path: string, status: number, payload: unknown, sealed: boolean): void {
+    const p = template(method, path);
+    const response = doc.paths[p]![method]!.responses[String(status)];
+    assert.ok(response, `${method.toUpperCase()} ${p} documents status ${status}`);
+    const media = sealed ? response.content['application/jose'] : response.content['application/json'];
+    const schema = sealed ? media?.['x-sealed-payload'] : media?.schema;
+    assert.ok(schema, `${method.toUpperCase()} ${p} ${status} documents a ${sealed ? 'sealed' : 'JSON'} body`);
+    const validate = ajv.compile(schema);
+    assert.ok(validate(payload), `${method.toUpperCase()} ${p} ${status}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(payload).slice(0, 800)}`);
+    covered.add(`${method} ${p} ${status}`);
+  }
+
+  async function partner(path: string, body: unknown, idk?: string): Promise<{ status: number; payload: Record<string, unknown> }> {
+    const token = await tp.client.seal(tp.client.claims(path, body, idk));
+    const answer = await readAnswer(await postRaw(tg.url, path, token, idk ? { 'Idempotency-Key': idk } : {}), tp);
+    check('post', path, answer.status, answer.payload, answer.sealed);
+    return answer;
+  }
+
+  async function admin(method: 'get' | 'post' | 'put' | 'patch', path: string, body?: object): Promise<{ status: number; data: unknown }> {
+    const res = await fetch(`${tg.url}${path}`, {
+      method: method.toUpperCase(),
+      headers: { Authorization: `Bearer ${STAFF}`, ...(body && { 'Content-Type': 'application/json' }) },
+      ...(body && { body: JSON.stringify(body) }),
+    });
+    const payload = (await res.json()) as { data?: unknown };
+    check(method, path, res.status, payload, false);
+    return { status: res.status, data: payload.data };
+  }
+
+  it('when the document is read, then it is OpenAPI 3.1 naming every endpoint of the descriptor list', () => {
+    assert.equal(doc.openapi, '3.1.0');
+    for (const e of ENDPOINTS) assert.ok(doc.paths[e.path]?.[e.method], `${e.method} ${e.path}`);
+  });
+
+  it('when every endpoint is called, then each answer validates against the document, and every documented success status was seen', async () => {
+    const conn = testStore().connection;
+    // --- partner ---
+    const product = await makeProduct(conn, { issue_fee: 100 });
+    const user = await makeCardholder(conn, tp.project._id);
+    await deposit(conn, tp.project._id, 10_000);
+    const created = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: user, initial_balance: '2.00' }, randomUUID());
+    assert.equal(created.status, 201);
+    const orderId = (created.payload.data as { order_id: string }).order_id;
+    await partner(PARTNER_PATHS.createCard, { product_code: 'NO_SUCH_PRODUCT', external_user_id: user }, randomUUID()); // 422
+    await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: user, surprise: 1 }, randomUUID()); // 400
+    await waitUntil(async () => ((await partner(PARTNER_PATHS.checkOrder, { order_id: orderId })).payload.data as { status: string }).status === 'completed', 20_000, 'the order to complete');
+    await partner(PARTNER_PATHS.checkOrder, { order_id: 'ord_missing' }); // 404
+    const card = await partner(PARTNER_PATHS.getCard, { order_id: orderId });
+    assert.equal(card.status, 200);
+    await partner(PARTNER_PATHS.getCard, { card_id: 'card_missing' }); // 404
+
+    // --- admin ---
+    await admin('get', '/admin/v1/slugs');
+    const project = (await admin('post', '/admin/v1/projects', { name: 'OpenAPI Ltd' })).data as { project_id: string };
+    const pid = project.project_id;
+    await admin('get', '/admin/v1/projects');
+    await admin('get', `/admin/v1/projects/${pid}`);
+    await admin('get', '/admin/v1/projects/prj_missing'); // 404
+    await admin('post', '/admin/v1/projects', { name: '' }); // 400
+    await admin('post', `/admin/v1/projects/${pid}/disable`);
+    await admin('post', `/admin/v1/projects/${pid}/enable`);
+    const jwk = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
+    for (const use of ['signing', 'encryption'] as const) {
+      const alg = use === 'signing' ? 'ES256' : 'ECDH-ES+A256KW';
+      const first = (await admin('post', `/admin/v1/projects/${pid}/${use}-keys`, { alg, jwk: jwk() })).data as { kid: string };
+      await admin('post', `/admin/v1/projects/${pid}/${use}-keys`, { alg, jwk: jwk() });
+      await admin('post', `/admin/v1/projects/${pid}/${use}-keys/${first.kid}/retire`, {});
+    }
+    const key = uniq('dep');
+    await admin('post', `/admin/v1/projects/${pid}/deposits`, { amount: '50.00', reason: 'float', idempotency_key: key });
+    await admin('post', `/admin/v1/projects/${pid}/deposits`, { amount: '50.00', reason: 'float', idempotency_key: key }); // 200 replay
+    await admin('post', `/admin/v1/projects/${pid}/cardholders`, { external_user_id: 'u-1', first_name: 'Ada' });
+    await admin('get', `/admin/v1/projects/${pid}/cardholders`);
+    await admin('get', `/admin/v1/projects/${pid}/cardholders/u-1`);
+    await admin('put', `/admin/v1/projects/${pid}/cardholders/u-1/verification`, { verification_status: 'verified' });
+    const code = `OA_${randomUUID().slice(0, 8).toUpperCase()}`;
+    await admin('post', '/admin/v1/products', { product_code: code, product_id: 1 + Math.floor(Math.random() * 2_000_000_000), name: 'OA card', currency: 'USD', issue_fee: '1.00', initial_balance_min: '0.00', initial_balance_max: '100.00', limits: { daily: '50.00' } });
+    await admin('get', '/admin/v1/products');
+    await admin('get', `/admin/v1/products/${code}`);
+    await admin('patch', `/admin/v1/products/${code}`, { name: 'OA card 2' });
+    await admin('post', `/admin/v1/products/${code}/deactivate`);
+    await admin('post', `/admin/v1/products/${code}/activate`);
+    await admin('get', `/admin/v1/orders?project_id=${tp.project._id}&limit=1`);
+    await admin('get', `/admin/v1/orders?status=bogus`); // 400
+    await admin('get', `/admin/v1/orders/slug-counts?project_id=${tp.project._id}`);
+    await admin('get', `/admin/v1/orders/${orderId}`);
+    await admin('post', '/admin/v1/reconciliations', { project_ids: [tp.project._id, pid], settle_s: 0 });
+    await admin('get', `/admin/v1/audit?target=project:${pid}&limit=5`);
+    const anonymous = await fetch(`${tg.url}/admin/v1/projects`);
+    check('get', '/admin/v1/projects', anonymous.status, await anonymous.json(), false); // 401
+
+    const missing = ENDPOINTS.flatMap((e) => Object.keys(e.responses).map((s) => `${e.method} ${e.path} ${s}`)).filter((k) => !covered.has(k));
+    assert.deepEqual(missing, [], 'every documented success answer was checked against a real one');
+  });
+
+  it('when the readable page is asked for, then it lists every path without loading anything from elsewhere', async () => {
+    const res = await fetch(`${tg.url}/openapi`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    const page = await res.text();
+    for (const e of ENDPOINTS) assert.ok(page.includes(`${e.method.toUpperCase()} ${e.path}`), e.path);
+    assert.doesNotMatch(page, /<script|https?:\/\/(?!json-schema\.org)/);
+  });
+});
