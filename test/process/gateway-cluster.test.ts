@@ -58,8 +58,11 @@ describe('gateway processes (node:cluster)', function () {
   });
 
   it('when the store is the embedded one, then one process serves whatever GATEWAY_PROCESSES says; 0 means one per core', () => {
-    assert.equal(gatewayProcessCount({ MONGODB_URI: undefined, GATEWAY_PROCESSES: 8 }), 1);
-    assert.equal(gatewayProcessCount({ MONGODB_URI: 'mongodb://db', GATEWAY_PROCESSES: 3 }), 3);
-    assert.equal(gatewayProcessCount({ MONGODB_URI: 'mongodb://db', GATEWAY_PROCESSES: 0 }), os.availableParallelism());
+    const provider = 'https://provider.example';
+    assert.equal(gatewayProcessCount({ MONGODB_URI: undefined, PROVIDER_URL: provider, GATEWAY_PROCESSES: 8 }), 1);
+    // The development gateway's provider simulator belongs to one process, as the embedded store does.
+    assert.equal(gatewayProcessCount({ MONGODB_URI: 'mongodb://db', PROVIDER_URL: undefined, GATEWAY_PROCESSES: 8 }), 1);
+    assert.equal(gatewayProcessCount({ MONGODB_URI: 'mongodb://db', PROVIDER_URL: provider, GATEWAY_PROCESSES: 3 }), 3);
+    assert.equal(gatewayProcessCount({ MONGODB_URI: 'mongodb://db', PROVIDER_URL: provider, GATEWAY_PROCESSES: 0 }), os.availableParallelism());
   });
 });

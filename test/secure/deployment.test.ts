@@ -7,6 +7,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { generateKeyPair, privateJwk } from '../../src/jose/index.js';
 import { spawnGateway } from '../support/gateway-process.js';
+import { simulatorEnv } from '../support/provider-sim.js';
 import { uriOf } from '../support/isolated-db.js';
 import { testStore } from '../support/test-store.js';
 
@@ -37,6 +38,8 @@ async function deploymentEnv(): Promise<Record<string, string>> {
     ADMIN_PORT: '0',
     GATEWAY_AUDIENCE: 'card-gateway-test-deployment',
     WORKER_ENABLED: 'false',
+    // A real provider's URL, credential and keys (production requires them): the suite's simulator.
+    ...simulatorEnv(),
   };
 }
 
