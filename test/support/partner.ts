@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import type { Connection } from 'mongoose';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -34,6 +35,8 @@ export interface TestGatewayOptions {
   freshKeys?: boolean;
   /** The gateway's secure-channel clock (instances whose clocks differ). */
   now?: () => number;
+  /** Another database than the suite's (an isolatedDb), for tests that must not see other rows. */
+  connection?: Connection;
 }
 
 let sharedKeysDir: Promise<string> | undefined;
@@ -55,7 +58,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gateway = await createGateway({
     config,
     logger: testLogger,
-    connection: testStore().connection,
+    connection: options.connection ?? testStore().connection,
     partnerHandlers: options.partnerHandlers,
     ...(options.now && { now: options.now }),
   });
