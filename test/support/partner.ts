@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { Connection } from 'mongoose';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -24,6 +25,8 @@ import { testStore } from './test-store.js';
 export interface TestGateway {
   url: string;
   gateway: Gateway;
+  /** The listening HTTP server (connection counts, limits). */
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -67,6 +70,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   return {
     url: server.url,
     gateway,
+    server: server.server,
     close: async () => {
       await server.close(1000);
       await gateway.stop();
