@@ -1,9 +1,9 @@
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { Connection } from 'mongoose';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Connection } from 'mongoose';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { PartnerClient, type PartnerClientOptions } from '../../src/client/index.js';
 import { generateKeyPair, jwkThumbprint, privateJwk, publicJwk, type Jwk, type KeyManagementAlg, type SignatureAlg } from '../../src/jose/index.js';
