@@ -5,6 +5,7 @@ import type { Logger } from './logging/logger.js';
 import { errorHandler, notFound } from './http/error-handler.js';
 import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
+import { trustProxySetting } from './http/trust-proxy.js';
 import { createAdmin } from './admin/admin-app.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
@@ -65,7 +66,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
 
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', parseTrustProxy(config.TRUST_PROXY));
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   app.use(requestContext(logger));
   app.use(metrics.http);
   app.use(healthRoutes(connection, readiness));
@@ -98,11 +99,4 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
       await secureChannel.close();
     },
   };
-}
-
-/** `true` is refused by the configuration: trusting every X-Forwarded-For hands out budgets. */
-function parseTrustProxy(value: string): boolean | number | string {
-  if (value === 'false') return false;
-  if (/^\d+$/.test(value)) return Number(value);
-  return value;
 }

@@ -4,6 +4,7 @@ import { createBackOffice } from '../back-office/back-office.js';
 import type { Config } from '../config/config.js';
 import { errorHandler, notFound } from '../http/error-handler.js';
 import { requestContext } from '../http/request-id.js';
+import { trustProxySetting } from '../http/trust-proxy.js';
 import type { Logger } from '../logging/logger.js';
 import type { CardProvider } from '../provider/card-provider.js';
 import { webhookAdminOptions } from '../webhooks/webhooks-feature.js';
@@ -50,6 +51,8 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
 
   const app = express();
   app.disable('x-powered-by');
+  // The staff throttle counts per client address, derived as on the partner listener.
+  app.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   app.use(requestContext(logger));
   if (metrics) app.use(metrics.http);
   app.use(adminSide);

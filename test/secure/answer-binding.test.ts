@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { GatewayApiError, GatewayResponseError } from '../../src/client/index.js';
 import type { PartnerHandlers } from '../../src/partner-api/partner-handler.js';
-import { encryptTo, gatewayEncryptionKeys, postRaw, requestClaims, signClaims } from '../support/craft.js';
+import { encryptTo, gatewayEncryptionKeys, postRaw, refusedWith, requestClaims, signClaims } from '../support/craft.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 
 interface Recorded {
@@ -37,14 +37,7 @@ function tamperingFetch() {
   };
 }
 
-async function refusal(promise: Promise<unknown>): Promise<GatewayResponseError> {
-  const err = await promise.then(
-    () => assert.fail('a swapped answer was accepted'),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof GatewayResponseError, String(err));
-  return err;
-}
+const refusal = (promise: Promise<unknown>) => refusedWith(promise, GatewayResponseError, 'the swapped answer to be refused');
 
 describe('secure channel: answers bound to their request', function () {
   this.timeout(60_000);

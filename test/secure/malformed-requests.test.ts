@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { documented } from '../support/craft.js';
+import type { Connection } from 'mongoose';
+import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
 import { capturedLogLines } from '../support/log-capture.js';
 import { startTestGateway, type TestGateway } from '../support/partner.js';
 
@@ -87,13 +89,21 @@ function partnerRequests(): HostileRequest[] {
 describe('hostile requests to the admin API and the partner routes', function () {
   this.timeout(300_000);
   let gw: TestGateway;
+  let connection: Connection;
 
   before(async () => {
+    // Its own database: the list routes it probes then cost the same however many rows other
+    // tests left in the suite's.
+    connection = await isolatedDb('hostile');
     gw = await startTestGateway({
+      connection,
       config: { ADMIN_TOKENS: `ops:${TOKEN}`, ADMIN_AUTH_MAX_FAILURES: '100000', RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_PROJECT: '1000000' },
     });
   });
-  after(() => gw.close());
+  after(async () => {
+    await gw.close();
+    await dropIsolatedDb(connection);
+  });
 
   it('when over a thousand distinct hostile requests arrive (paths, queries, cursors, dates, bodies, credentials, methods), then none is answered 5xx and every error is a documented slug', async () => {
     const admin = adminRequests();

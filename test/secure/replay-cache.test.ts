@@ -7,7 +7,7 @@ import { testLogger } from '../support/log-capture.js';
 import { createTestProject, echoHandlers, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
-const REDIS_URL = 'redis://127.0.0.1:6379';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const CHECK = '/api/v1/orders/check';
 
 async function sealed(tp: TestProject, url: string, iatMs: number): Promise<{ token: string; jti: string }> {

@@ -38,6 +38,10 @@ function trickle(url: string, head: string, drip: string): Promise<{ answer: str
   });
 }
 
+function connectionsOf(gw: TestGateway, done: (n: number) => void): void {
+  gw.server.getConnections((_err, n) => done(n));
+}
+
 describe('server limits: slow clients are cut', function () {
   this.timeout(90_000);
   let gw: TestGateway;
@@ -62,5 +66,36 @@ describe('server limits: slow clients are cut', function () {
 
   it('when a client behaves, then the same gateway answers it', async () => {
     assert.equal((await fetch(`${gw.url}/.well-known/jwks.json`)).status, 200);
+  });
+
+  it('when more connections are open than HTTP_MAX_CONNECTIONS, then the surplus one is closed unanswered, and a freed slot serves again', async () => {
+    const capped = await startTestGateway({ partnerHandlers: echoHandlers(), config: { HTTP_MAX_CONNECTIONS: '2' } });
+    const { hostname, port } = new URL(capped.url);
+    const open = () =>
+      new Promise<Socket>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () => resolve(socket));
+        socket.once('error', reject);
+      });
+    const held: Socket[] = [];
+    try {
+      held.push(await open(), await open());
+      // Wait until the server has accepted both (it counts connections it has seen).
+      for (let i = 0; i < 500 && (await new Promise<number>((r) => connectionsOf(capped, r))) < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      const surplus = await open();
+      const answered = await new Promise<string>((resolve) => {
+        let text = '';
+        surplus.on('data', (c: Buffer) => (text += c.toString('latin1')));
+        surplus.on('error', () => undefined);
+        surplus.on('close', () => resolve(text));
+        surplus.write('GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n');
+      });
+      assert.equal(answered, '', 'the surplus connection got no answer');
+      held.shift()!.destroy();
+      for (let i = 0; i < 500 && (await new Promise<number>((r) => connectionsOf(capped, r))) > 1; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal((await fetch(`${capped.url}/.well-known/jwks.json`)).status, 200);
+    } finally {
+      for (const socket of held) socket.destroy();
+      await capped.close();
+    }
   });
 });

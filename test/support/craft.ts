@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
   encryptCompact,
@@ -99,4 +100,14 @@ export async function readAnswer(answer: RawAnswer, tp?: TestProject): Promise<R
 /** True when status and slug agree with the slug table (a documented answer). */
 export function documented(status: number, slug: string | undefined): boolean {
   return slug !== undefined && isSlug(slug) && SLUGS[slug].status === status;
+}
+
+/** Awaits a promise that must be refused with an error of `type`, and returns that error. */
+export async function refusedWith<E extends Error>(promise: Promise<unknown>, type: abstract new (...args: never[]) => E, what = 'a refusal'): Promise<E> {
+  const err = await promise.then(
+    () => assert.fail(`expected ${what}`),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof type, String(err));
+  return err;
 }

@@ -1,8 +1,10 @@
 import type { Connection } from 'mongoose';
 import { rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import type { Connection } from 'mongoose';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { PartnerClient, type PartnerClientOptions } from '../../src/client/index.js';
 import { generateKeyPair, jwkThumbprint, privateJwk, publicJwk, type Jwk, type KeyManagementAlg, type SignatureAlg } from '../../src/jose/index.js';
@@ -24,6 +26,8 @@ import { testStore } from './test-store.js';
 export interface TestGateway {
   url: string;
   gateway: Gateway;
+  /** The listening HTTP server (connection counts, limits). */
+  server: Server;
   close(): Promise<void>;
 }
 
@@ -35,7 +39,7 @@ export interface TestGatewayOptions {
   freshKeys?: boolean;
   /** The gateway's secure-channel clock (instances whose clocks differ). */
   now?: () => number;
-  /** Another connection to the test database (e.g. one with command monitoring). */
+  /** Another connection than the suite's: one with command monitoring, or an isolatedDb for tests that must not see other rows. */
   connection?: Connection;
 }
 
@@ -67,6 +71,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   return {
     url: server.url,
     gateway,
+    server: server.server,
     close: async () => {
       await server.close(1000);
       await gateway.stop();
