@@ -197,7 +197,11 @@ export class OrderTransitions {
 
   /** The order as written has no transition out of its state yet: nobody moved it on. */
   private async isCurrent(order: Order): Promise<boolean> {
-    return (await this.get(order._id, stateOf(order))) === null;
+    const shown = stateOf(order);
+    let next = await this.get(order._id, shown);
+    // `new` -> `charging` leaves the document at `new`: only the charge's own transition moves it.
+    if (next && documentState(next.to) === shown) next = await this.get(order._id, next.to);
+    return next === null;
   }
 
   private async write(order: Order, from: string, set: Partial<Order>, unset: (keyof Order)[]): Promise<Order | undefined> {

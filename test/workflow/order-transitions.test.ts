@@ -162,6 +162,28 @@ describe('order transitions (the fence against stale lease holders)', () => {
       assert.equal(await ledgerEntryModel(conn()).countDocuments({ order_id: order._id, kind: 'charge' }), 1);
     });
 
+    it('when a charge is decided and another process takes the balance before it is appended, then the decision stands, the order waits uncharged, and is charged once funds arrive', async () => {
+      const project = await makeProject(conn());
+      await deposit(conn(), project._id, 400);
+      const staleLedger = new LedgerService(conn());
+      assert.equal(await staleLedger.balance(project._id), 400, 'this process remembers the balance at 400');
+      const other = await newOrder(project._id);
+      assert.equal((await chargerFor(new LedgerService(conn())).chargeUnderLease(other))?.balance_after, 0, 'another process charges it all');
+      const order = await newOrder(project._id);
+      const waiting = await chargerFor(staleLedger).chargeUnderLease(order);
+      assert.equal(OrderCharger.isSettled(waiting!), false);
+      assert.ok(waiting!.next_attempt_at!.getTime() > Date.now(), 'due again later');
+      assert.equal((await orderTransitionModel(conn()).findById(transitionId(order._id, 'new')).lean())?.to, 'charging', 'the decision stands');
+      assert.equal(await ledgerEntryModel(conn()).countDocuments({ order_id: order._id }), 0);
+      // Even a holder that now finds no funds cannot refuse it: it follows the recorded decision.
+      assert.equal(OrderCharger.isSettled((await chargerFor(new LedgerService(conn())).chargeUnderLease(order))!), false);
+      assert.equal((await stored(order._id)).status, 'new');
+      await deposit(conn(), project._id, 400);
+      const charged = await chargerFor(new LedgerService(conn())).chargeUnderLease(order);
+      assert.equal(charged?.balance_after, 0);
+      assert.equal(await ledgerEntryModel(conn()).countDocuments({ order_id: order._id, kind: 'charge' }), 1);
+    });
+
     it('when 10 holders in two processes race the charge while a deposit lands, then the order is charged once or refused with no charge', async () => {
       for (let round = 0; round < 3; round++) {
         const project = await makeProject(conn());
