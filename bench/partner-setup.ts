@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
@@ -42,6 +42,12 @@ export async function startBenchStack(label: string, env: Record<string, string>
     REQUEST_MAX_AGE_S: '3600',
     RATE_LIMIT_PER_PROJECT: '10000000',
     ...env,
+  }).catch(async (err: unknown) => {
+    // Leave nothing behind when the gateway does not start.
+    await connection.close();
+    await store.stop();
+    await rm(work, { recursive: true, force: true });
+    throw err;
   });
   return { work, store, storePid, connection, gateway };
 }

@@ -333,7 +333,6 @@ func (c *collection) Explain(ctx context.Context, params *backends.ExplainParams
 		}
 	}
 
-
 	q := `EXPLAIN QUERY PLAN ` + selectClause + whereClause + orderByClause
 
 	var limitPushdown bool

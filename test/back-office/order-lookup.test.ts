@@ -176,6 +176,20 @@ describe('order lookup (admin API on the real store)', function () {
     }
   });
 
+  it('when an order carries a slug this version does not know, then the counts per slug still add up to the total and name it', async () => {
+    const orders = orderModel(connection);
+    const legacy = { ...all[0]!, _id: 'ord_lookup_legacy', idempotency_key: 'key-legacy', status: 'failed', last_error_slug: 'retired_slug' };
+    await orders.collection.insertOne(legacy as never);
+    try {
+      const counts = await new OrderLookup(connection).countBySlug({});
+      assert.equal(counts.total, all.length + 1);
+      assert.equal(counts.by_slug.reduce((n, g) => n + g.count, 0), counts.total);
+      assert.equal(counts.by_slug.find((g) => g.slug === 'retired_slug')?.count, 1);
+    } finally {
+      await orders.deleteOne({ _id: legacy._id });
+    }
+  });
+
   it('when one order is asked for, then it comes in the wire format with money as decimal strings', async () => {
     const target = all[10]!;
     const res = await request(app).get(`/admin/v1/orders/${target._id}`).set('Authorization', `Bearer ${TOKEN}`).expect(200);
