@@ -3,7 +3,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
-import type { GatewayApiError} from '../../src/client/index.js';
 import { WebhookEventError, type PartnerClient, type WebhookEvent } from '../../src/client/index.js';
 import { eventIdFor } from '../../src/ids/ids.js';
 import { auditLogModel } from '../../src/back-office/audit-log.js';
@@ -14,7 +13,7 @@ import { isNonPublicAddress, refuseUrl } from '../../src/webhooks/url-policy.js'
 import { webhookModels } from '../../src/webhooks/webhook-models.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
+import { createTestProject, expectApiError, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
 const TOKEN = 'webhook-test-token-0123456789abcdef0123456789';
@@ -118,7 +117,7 @@ describe('webhooks to partners', function () {
       const created = await Promise.all(
         [0, 0, 0, 0, 1].map((u) => client.createCard({ product_code: product.product_code, external_user_id: users[u]!, initial_balance: '3.00' }).then((r) => r.data.order_id)),
       );
-      const rejected = ((await apiError(client.createCard({ product_code: product.product_code, external_user_id: 'nobody' }))) as GatewayApiError).order_id!;
+      const rejected = (await expectApiError(client.createCard({ product_code: product.product_code, external_user_id: 'nobody' }))).order_id!;
       await waitUntil(
         async () => (await orderModel(conn()).countDocuments({ _id: { $in: created }, status: { $in: ['completed', 'failed'] } })) === created.length,
         60_000,
