@@ -86,7 +86,7 @@ export interface SlugCounts {
 
 type OrderQuery = Record<string, unknown> & { $and?: Record<string, unknown>[] };
 
-export interface Cursor {
+interface Cursor {
   createdAt: Date;
   id: string;
 }
@@ -95,7 +95,7 @@ export function encodeCursor(order: Pick<Order, 'created_at' | '_id'>): string {
   return Buffer.from(JSON.stringify([order.created_at.getTime(), order._id])).toString('base64url');
 }
 
-export function decodeCursor(cursor: string): Cursor {
+function decodeCursor(cursor: string): Cursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && Number.isSafeInteger(parsed[0]) && typeof parsed[1] === 'string') {
@@ -107,6 +107,16 @@ export function decodeCursor(cursor: string): Cursor {
     // fall through
   }
   throw new GatewayError('validation_error', undefined, { issues: [{ path: 'cursor', message: 'is not a cursor this lookup returned' }] });
+}
+
+/**
+ * The keyset bound "strictly after the cursor" in (created_at desc, _id desc) order, for any
+ * collection paged like the order lookup. The plain created_at bound beside the $or gives the
+ * index scan a range to start from.
+ */
+export function afterCursor(cursor: string): Record<string, unknown>[] {
+  const c = decodeCursor(cursor);
+  return [{ created_at: { $lte: c.createdAt } }, { $or: [{ created_at: { $lt: c.createdAt } }, { created_at: c.createdAt, _id: { $lt: c.id } }] }];
 }
 
 export class OrderLookup {
@@ -126,15 +136,7 @@ export class OrderLookup {
   async find(filter: OrderFilter, page: { limit?: number; cursor?: string } = {}): Promise<OrderPage> {
     const { limit, cursor } = parseInput(pageSchema, page);
     const query = this.query(filter);
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      // Strictly after the cursor in (created_at desc, _id desc) order. The plain created_at bound
-      // beside the $or gives the index scan a range to start from.
-      query.$and = [
-                { created_at: { $lte: c.createdAt } },
-        { $or: [{ created_at: { $lt: c.createdAt } }, { created_at: c.createdAt, _id: { $lt: c.id } }] },
-      ];
-    }
+    if (cursor) query.$and = afterCursor(cursor);
     const rows = await this.orders
       .find(query)
       .sort({ created_at: -1, _id: -1 })

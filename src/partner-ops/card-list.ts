@@ -1,5 +1,5 @@
 import type { Connection, Model } from 'mongoose';
-import { decodeCursor, encodeCursor } from '../back-office/order-lookup.js';
+import { afterCursor, encodeCursor } from '../back-office/order-lookup.js';
 import { cardModel, type Card } from '../cards/card-model.js';
 import type { z } from 'zod';
 import type { listCardsBody } from './list-requests.js';
@@ -39,10 +39,7 @@ export class CardList {
     if (filter.external_user_id) query.external_user_id = filter.external_user_id;
     if (filter.status) query.status = filter.status;
     if (filter.from || filter.to) query.created_at = { ...(filter.from && { $gte: filter.from }), ...(filter.to && { $lt: filter.to }) };
-    if (filter.cursor) {
-      const c = decodeCursor(filter.cursor);
-      query.$and = [{ created_at: { $lte: c.createdAt } }, { $or: [{ created_at: { $lt: c.createdAt } }, { created_at: c.createdAt, _id: { $lt: c.id } }] }];
-    }
+    if (filter.cursor) query.$and = afterCursor(filter.cursor);
     const rows = await this.cards
       .find(query, { secrets: 0 })
       .sort({ created_at: -1, _id: -1 })

@@ -1,7 +1,7 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import type { Actor, AuditLog } from '../back-office/audit-log.js';
-import { decodeCursor, encodeCursor } from '../back-office/order-lookup.js';
+import { afterCursor, encodeCursor } from '../back-office/order-lookup.js';
 import { notFound, parseInput } from '../back-office/validate.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { projectModel, type Project } from '../projects/project-model.js';
@@ -108,10 +108,7 @@ export class WebhookAdmin {
   async listEvents(projectId: string, query: unknown): Promise<{ events: EventLogView[]; next_cursor: string | null }> {
     const { status, limit, cursor } = parseInput(eventsQuery, query);
     const filter: Record<string, unknown> = { project_id: projectId, ...(status && { status }) };
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      filter.$and = [{ created_at: { $lte: c.createdAt } }, { $or: [{ created_at: { $lt: c.createdAt } }, { created_at: c.createdAt, _id: { $lt: c.id } }] }];
-    }
+    if (cursor) filter.$and = afterCursor(cursor);
     const rows = await this.models.events.find(filter).sort({ created_at: -1, _id: -1 }).limit(limit + 1).lean<WebhookEvent[]>();
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;

@@ -10,7 +10,7 @@ import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { registerSecret } from '../support/log-audit.js';
 import { assertChainIntact, assertExactlyOnce, chainOf, deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
-import { clientFor, createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
+import { clientFor, createTestProject, expectApiError, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
 /** The orders API end to end: the partner client, the secure channel, the worker, the real store. */
@@ -50,15 +50,7 @@ describe('card orders through the partner API', function () {
     await deposit(conn(), project._id, 10_000);
   });
 
-  async function apiError(call: Promise<unknown>): Promise<GatewayApiError> {
-    try {
-      await call;
-    } catch (err) {
-      if (err instanceof GatewayApiError) return err;
-      throw err;
-    }
-    throw new Error('expected an error answer');
-  }
+  const apiError = expectApiError;
 
   async function untilTerminal(orderId: string): Promise<CardIssueOrder> {
     const deadline = Date.now() + 30_000;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GatewayApiError, type PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '../../src/client/index.js';
 import type { CardListItem } from '../../src/client/types.js';
 import { cardModel } from '../../src/cards/card-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
@@ -7,7 +7,7 @@ import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, startTestGateway, type TestGateway } from '../support/partner.js';
+import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
 /** cards/list, orders/list and balance through the partner client, against the real store. */
@@ -22,16 +22,6 @@ describe('partner lists, balance and statement', function () {
   let bob: string;
   let orderIds: string[];
   let failedId: string;
-
-  async function apiError(call: Promise<unknown>): Promise<GatewayApiError> {
-    try {
-      await call;
-    } catch (err) {
-      if (err instanceof GatewayApiError) return err;
-      throw err;
-    }
-    throw new Error('expected an error answer');
-  }
 
   /** Every page of a list, following next_cursor to the end. */
   async function allPages<T>(fetchPage: (cursor?: string) => Promise<{ items: T[]; next: string | null }>): Promise<{ items: T[]; pages: number }> {
@@ -210,7 +200,7 @@ describe('partner lists, balance and statement', function () {
     ];
     for (const [what, path, body, issuePath] of cases) {
       it(`when ${path} gets ${what}, then validation_error (400) names ${issuePath}, sealed`, async () => {
-        const err = await apiError(client.call(path, body));
+        const err = await expectApiError(client.call(path, body));
         assert.deepEqual([err.slug, err.status, err.sealed], ['validation_error', 400, true]);
         assert.ok(err.issues?.some((i) => i.path === issuePath || (issuePath === '(body)' && i.path === '')), JSON.stringify(err.issues));
       });

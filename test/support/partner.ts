@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { createGateway, type Gateway } from '../../src/app.js';
-import { PartnerClient, type PartnerClientOptions } from '../../src/client/index.js';
+import { GatewayApiError, PartnerClient, type PartnerClientOptions } from '../../src/client/index.js';
 import { generateKeyPair, jwkThumbprint, privateJwk, publicJwk, type Jwk, type KeyManagementAlg, type SignatureAlg } from '../../src/jose/index.js';
 import { newId } from '../../src/ids/ids.js';
 import type { PartnerHandlers } from '../../src/partner-api/partner-handler.js';
@@ -150,4 +150,15 @@ export function echoHandlers(): PartnerHandlers {
       data: { endpoint, body: request.body, idempotency_key: request.idempotencyKey ?? null, project_id: request.project._id },
     });
   return { createCard: echo('createCard'), checkOrder: echo('checkOrder'), getCard: echo('getCard') };
+}
+
+/** The GatewayApiError a call ends in (fails the test when it succeeds or fails otherwise). */
+export async function expectApiError(call: Promise<unknown>): Promise<GatewayApiError> {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof GatewayApiError) return err;
+    throw err;
+  }
+  throw new Error('expected an error answer');
 }

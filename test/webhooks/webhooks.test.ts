@@ -1,56 +1,19 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { randomUUID } from 'node:crypto';
-import type { GatewayApiError} from '../../src/client/index.js';
 import { WebhookEventError, type PartnerClient, type WebhookEvent } from '../../src/client/index.js';
 import { eventIdFor } from '../../src/ids/ids.js';
 import { auditLogModel } from '../../src/back-office/audit-log.js';
 import { orderModel } from '../../src/orders/order-model.js';
-import { projectRoot } from '../../src/store/project-root.js';
 import { statesOf } from '../../src/webhooks/order-events.js';
 import { isNonPublicAddress, refuseUrl } from '../../src/webhooks/url-policy.js';
 import { webhookModels } from '../../src/webhooks/webhook-models.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
+import { createTestProject, expectApiError, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
+import { startReceiver, type Receiver } from '../support/webhook-receiver-process.js';
 
 const TOKEN = 'webhook-test-token-0123456789abcdef0123456789';
-
-interface Receiver {
-  child: ChildProcess;
-  url: string;
-  received(): Promise<{ id: string; attempt: string; body: string; answer: string }[]>;
-  stop(): Promise<void>;
-}
-
-/** The partner's endpoint: its own process (test/support/webhook-receiver.ts). */
-async function startReceiver(env: Record<string, string>): Promise<Receiver> {
-  const child = spawn(process.execPath, [path.join(projectRoot(), 'dist', 'test', 'support', 'webhook-receiver.js')], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const m = /^listening (\d+)$/.exec(line);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`receiver exited with ${code}`)));
-  });
-  const base = `http://127.0.0.1:${port}`;
-  return {
-    child,
-    url: `${base}/hook`,
-    received: async () => (await fetch(`${base}/received`)).json() as Promise<{ id: string; attempt: string; body: string; answer: string }[]>,
-    stop: async () => {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** Webhooks to partners: the outbox, the dispatcher, the admin API, the client's openEvent. */
 describe('webhooks to partners', function () {
@@ -118,7 +81,7 @@ describe('webhooks to partners', function () {
       const created = await Promise.all(
         [0, 0, 0, 0, 1].map((u) => client.createCard({ product_code: product.product_code, external_user_id: users[u]!, initial_balance: '3.00' }).then((r) => r.data.order_id)),
       );
-      const rejected = ((await apiError(client.createCard({ product_code: product.product_code, external_user_id: 'nobody' }))) as GatewayApiError).order_id!;
+      const rejected = (await expectApiError(client.createCard({ product_code: product.product_code, external_user_id: 'nobody' }))).order_id!;
       await waitUntil(
         async () => (await orderModel(conn()).countDocuments({ _id: { $in: created }, status: { $in: ['completed', 'failed'] } })) === created.length,
         60_000,
