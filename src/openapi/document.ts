@@ -49,6 +49,27 @@ function errorEnvelope(slugs: Slug[]): JsonSchema {
 
 const dataEnvelope = (data: JsonSchema): JsonSchema => ({ type: 'object', required: ['data'], additionalProperties: false, properties: { data } });
 
+/** What a sealed partner answer answers, signed with it (docs/secure-channel.md, the answer binding). */
+const ANSWER_BINDING: Record<string, JsonSchema> = {
+  iss: { type: 'string', description: 'the gateway (GATEWAY_AUDIENCE)' },
+  aud: { type: 'string', description: 'the project answered' },
+  iat: { type: 'integer', description: 'seconds since the epoch, when the answer was sealed' },
+  req_jti: { type: ['string', 'null'], description: "the request's jti" },
+  req_htu: { type: ['string', 'null'], description: "the request's htu as it sent it" },
+  req_sha256: { type: 'string', description: 'base64url SHA-256 of the request body (the JWE) as received' },
+  status: { type: 'integer', description: 'the HTTP status of this answer' },
+  replayed: { type: 'boolean', description: 'true for an idempotent replay' },
+};
+
+/** The payload inside a sealed answer: the envelope plus its binding. */
+function bound(envelope: JsonSchema): JsonSchema {
+  return {
+    ...envelope,
+    required: [...(envelope.required as string[]), ...Object.keys(ANSWER_BINDING)],
+    properties: { ...(envelope.properties as Record<string, JsonSchema>), ...ANSWER_BINDING },
+  };
+}
+
 const SEALED = {
   type: 'string',
   contentMediaType: 'application/jose',
@@ -66,7 +87,7 @@ function operation(e: EndpointDescriptor): JsonSchema {
     const payload = dataEnvelope(jsonSchema(data, 'output'));
     responses[status] = {
       description: 'Success',
-      content: e.api === 'partner' ? { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': payload } } : { 'application/json': { schema: payload } },
+      content: e.api === 'partner' ? { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': bound(payload) } } : { 'application/json': { schema: payload } },
     };
   }
   for (const [status, slugs] of [...errorsFor(e)].sort((a, b) => a[0] - b[0])) {
@@ -75,7 +96,7 @@ function operation(e: EndpointDescriptor): JsonSchema {
       description: slugs.map((s) => `\`${s}\`: ${SLUGS[s].message}`).join(' '),
       content:
         e.api === 'partner'
-          ? { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': payload }, 'application/json': { schema: payload } }
+          ? { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': bound(payload) }, 'application/json': { schema: payload } }
           : { 'application/json': { schema: payload } },
     };
   }

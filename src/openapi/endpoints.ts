@@ -63,11 +63,11 @@ export const ENDPOINTS: EndpointDescriptor[] = [
   // --- partner API (contract section 3) ---
   {
     api: 'partner', method: 'post', path: PARTNER_PATHS.createCard, summary: 'Order a virtual card',
-    body: createCardBody, responses: { 201: R.orderView },
+    body: createCardBody, responses: { 201: R.partnerOrderView },
     slugs: ['idempotency_key_required', 'external_user_id_required', 'idempotency_key_reused', 'product_not_found', 'product_not_active', 'cardholder_not_found', 'cardholder_not_ready', 'invalid_pricing', 'card_product_limits_invalid', 'amount_below_minimum', 'amount_above_maximum', 'insufficient_funds'],
     headers: [IDEMPOTENCY_HEADER],
   },
-  { api: 'partner', method: 'post', path: PARTNER_PATHS.checkOrder, summary: 'Read an order by id or idempotency key', body: checkOrderBody, responses: { 200: R.orderView }, slugs: ['order_not_found'] },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.checkOrder, summary: 'Read an order by id or idempotency key', body: checkOrderBody, responses: { 200: R.partnerOrderView }, slugs: ['order_not_found'] },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.getCard, summary: "Read an issued card's data (PAN, CVV, expiry)", body: getCardBody, responses: { 200: R.cardDataView }, slugs: ['card_not_found', 'card_not_ready', 'order_not_found'] },
 
   // --- admin API (contract section 5) ---

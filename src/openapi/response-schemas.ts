@@ -48,6 +48,12 @@ export const orderView = z.strictObject({
 
 export const staffOrderView = orderView.extend({ project_id: z.string() });
 
+/** A partner's order answers also carry the ledger's refunds of the order (docs/partner-api.md). */
+export const partnerOrderView = orderView.extend({
+  refunded_amount: decimal,
+  refunds: z.array(z.strictObject({ amount: decimal, ledger_seq: z.number().int(), created_at: iso })),
+});
+
 export const cardDataView = z.strictObject({
   card_id: z.string(),
   status: z.string(),

@@ -1,4 +1,3 @@
-import type { Connection } from 'mongoose';
 import { rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
