@@ -12,7 +12,7 @@ export function newId(prefix: 'prj' | 'ord' | 'card' | 'ch' | 'pcard' | 'prod'):
  * 120 bits), so the two kinds mix in every tool. The parts are joined with NUL, which no part may
  * contain (ids and idempotency keys are printable), so two tuples never give the same input.
  */
-function derivedId(prefix: 'ord' | 'card' | 'ch' | 'pcard' | 'ptop' | 'evt', ...parts: string[]): string {
+function derivedId(prefix: 'ord' | 'card' | 'ch' | 'evt', ...parts: string[]): string {
   const digest = createHash('sha256').update(`${prefix}\0${parts.join('\0')}`).digest();
   return `${prefix}_${digest.subarray(0, 15).toString('base64url')}`;
 }
@@ -30,16 +30,6 @@ export function cardholderIdFor(projectId: string, externalUserId: string): stri
 /** The one card of an order. */
 export function cardIdFor(orderId: string): string {
   return derivedId('card', orderId);
-}
-
-/** The sandbox provider's card for a create-card idempotency key. */
-export function providerCardIdFor(idempotencyKey: string): string {
-  return derivedId('pcard', idempotencyKey);
-}
-
-/** The sandbox provider's top-up for a top-up idempotency key. */
-export function providerTopUpIdFor(idempotencyKey: string): string {
-  return derivedId('ptop', idempotencyKey);
 }
 
 /** The webhook event of a subject (an order, later a card) reaching a state: recorded once, however often it is derived. */

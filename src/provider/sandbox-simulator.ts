@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
@@ -41,12 +42,12 @@ export class SandboxSimulator {
 
   async setRule(projectId: string, request: SandboxRuleRequest): Promise<SandboxRule & { external_user_id: string }> {
     const { external_user_id, ...rule } = request;
-    await this.client.send('PUT', rulePath(projectId, external_user_id), { idempotencyKey: 'rule', body: rule });
+    await this.client.send('PUT', rulePath(projectId, external_user_id), { idempotencyKey: `rule:${randomUUID()}`, body: rule });
     return { external_user_id, ...rule };
   }
 
   async clearRule(projectId: string, externalUserId: string): Promise<SandboxRule & { external_user_id: string }> {
-    await this.client.send('DELETE', rulePath(projectId, externalUserId), { idempotencyKey: 'rule' });
+    await this.client.send('DELETE', rulePath(projectId, externalUserId), { idempotencyKey: `rule:${randomUUID()}` });
     return { external_user_id: externalUserId, card_issue: 'auto', topup_result: 'succeed' };
   }
 

@@ -37,7 +37,8 @@ const CHAOS = {
  * and duplicates and reorders its webhooks; the gateway is SIGKILLed and restarted meanwhile.
  */
 describe('provider chaos: orders through a failing provider while the gateway is killed', function () {
-  this.timeout(600_000);
+  // Minutes on a loaded machine (7 on the shared 2-core box, 2 alone): every wait is for a condition.
+  this.timeout(900_000);
   const conn = () => testStore().connection;
   let sim: Awaited<ReturnType<typeof startTestSimulator>>;
   let keysDir: string;
@@ -127,7 +128,7 @@ describe('provider chaos: orders through a failing provider while the gateway is
       await kill(gw);
     }
     const last = await start();
-    await waitUntil(async () => (await unfinished()) === 0, 300_000, 'every order to reach a terminal state');
+    await waitUntil(async () => (await unfinished()) === 0, 600_000, 'every order to reach a terminal state');
     await kill(last);
     await setFaults(sim.sim, {});
 

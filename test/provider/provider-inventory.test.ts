@@ -20,6 +20,7 @@ describe("reconciliation against the provider's card list", function () {
   let gateway: Gateway;
   let project: Project;
   let card: Card;
+  const orderIds: string[] = [];
 
   before(async () => {
     // Its own simulator: the programme's card list is this test's cards only.
@@ -32,6 +33,7 @@ describe("reconciliation against the provider's card list", function () {
     for (let i = 0; i < 3; i++) {
       const reply = await gateway.orders.handlers.createCard({ project, body: { product_code: product.product_code, external_user_id: user }, idempotencyKey: randomUUID(), requestId: 't' });
       const id = (reply.data as { order_id: string }).order_id;
+      orderIds.push(id);
       await waitUntil(async () => {
         await gateway.orders.worker.runOrder(id);
         return (await orderModel(conn()).findById(id).lean<Order>())?.status === 'completed';
@@ -44,21 +46,21 @@ describe("reconciliation against the provider's card list", function () {
     await sim.stop();
   });
 
-  const reconcile = (projectIds?: string[]) =>
-    new Reconciler(conn()).run({ stuckAfterS: 900, settleS: 0, provider: gateway.orders.provider, providerInventory: true, ...(projectIds && { projectIds }) });
+  // Scoped to this test's project: the suite's store holds every other test's projects too.
+  const reconcile = (projectIds: string[]) => new Reconciler(conn()).run({ stuckAfterS: 900, settleS: 0, provider: gateway.orders.provider, providerInventory: true, projectIds });
 
   it('when the provider holds exactly the cards the gateway holds, then the report is clean', async () => {
     const report = await reconcile([project._id]);
     assert.equal(report.ok, true, reportTable(report));
   });
 
-  it('when the provider holds a live card the gateway does not (its answer lost, its order gone), then provider_card_unknown is reported and the run is not ok', async () => {
+  it('when the provider holds live cards the gateway does not (second cards of finished orders), then provider_card_unknown is reported and the run is not ok', async () => {
     const orphans: string[] = [];
     // More than one page of the list (100 a page), so paging is exercised.
     for (let i = 0; i < 105; i++) {
       const made = await gateway.orders.provider.createCard({
         idempotencyKey: `orphan-${randomUUID()}`,
-        orderId: `ord_orphan_${i}`,
+        orderId: orderIds[i % orderIds.length]!,
         projectId: project._id,
         productCode: 'x',
         currency: 'USD',
@@ -67,12 +69,13 @@ describe("reconciliation against the provider's card list", function () {
       });
       orphans.push(made.providerCardId);
     }
-    const report = await reconcile();
+    const report = await reconcile([project._id]);
     assert.equal(report.ok, false);
     assert.equal(report.fault_counts.provider_card_unknown, 105, reportTable(report));
     assert.ok(report.faults.some((f) => f.kind === 'provider_card_unknown' && f.detail.includes(orphans[104]!)), 'the cards of the second page are found too');
-    // Scoped to a project, cards of no order of it are not this run's to report.
-    assert.equal((await reconcile([project._id])).fault_counts.provider_card_unknown, undefined);
+    // Another project's run does not report them: their orders are not its own.
+    const other = await makeProject(conn());
+    assert.equal((await reconcile([other._id])).fault_counts.provider_card_unknown, undefined);
     for (const [i, id] of orphans.entries()) await gateway.orders.provider.terminate({ idempotencyKey: `orphan-end-${i}`, providerCardId: id });
   });
 
