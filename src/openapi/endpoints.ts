@@ -10,6 +10,7 @@ import type { Slug } from '../errors/slugs.js';
 import { createCardBody } from '../orders/create-card-request.js';
 import { checkOrderBody } from '../orders/order-handlers.js';
 import { PARTNER_PATHS } from '../partner-api/routes.js';
+import { balanceBody, listCardsBody, listOrdersBody } from '../partner-ops/list-requests.js';
 import * as R from './response-schemas.js';
 
 /**
@@ -68,6 +69,9 @@ export const ENDPOINTS: EndpointDescriptor[] = [
     headers: [IDEMPOTENCY_HEADER],
   },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.checkOrder, summary: 'Read an order by id or idempotency key', body: checkOrderBody, responses: { 200: R.partnerOrderView }, slugs: ['order_not_found'] },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.listCards, summary: "The project's cards, newest first, keyset paged", body: listCardsBody, responses: { 200: R.cardPage }, slugs: [] },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.listOrders, summary: "The project's orders, newest first, keyset paged", body: listOrdersBody, responses: { 200: R.partnerOrderPage }, slugs: [] },
+  { api: 'partner', method: 'post', path: PARTNER_PATHS.balance, summary: 'The master balance and a page of its ledger statement', body: balanceBody, responses: { 200: R.balanceStatement }, slugs: [] },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.getCard, summary: "Read an issued card's data (PAN, CVV, expiry)", body: getCardBody, responses: { 200: R.cardDataView }, slugs: ['card_not_found', 'card_not_ready', 'order_not_found'] },
 
   // --- admin API (contract section 5) ---

@@ -1,3 +1,5 @@
+import { CARD_STATUSES } from '../cards/card-model.js';
+import { LEDGER_KINDS } from '../ledger/ledger-entry-model.js';
 import { z } from 'zod';
 import { SLUGS } from '../errors/slugs.js';
 import { FAULT_KINDS } from '../reconcile/faults.js';
@@ -52,6 +54,52 @@ export const staffOrderView = orderView.extend({ project_id: z.string() });
 export const partnerOrderView = orderView.extend({
   refunded_amount: decimal,
   refunds: z.array(z.strictObject({ amount: decimal, ledger_seq: z.number().int(), created_at: iso })),
+});
+
+const nextCursor = nullable(z.string()).describe('opaque; pass it as `cursor` for the next page, null on the last');
+
+/** cards/list: never the number, CVV or expiry. */
+export const cardPage = z.strictObject({
+  cards: z.array(
+    z.strictObject({
+      card_id: z.string(),
+      order_id: z.string(),
+      status: z.enum(CARD_STATUSES),
+      masked_pan: z.string(),
+      currency: z.string(),
+      product_code: z.string(),
+      external_user_id: z.string(),
+      label: nullable(z.string()),
+      created_at: iso,
+      updated_at: iso,
+    }),
+  ),
+  next_cursor: nextCursor,
+});
+
+export const partnerOrderPage = z.strictObject({ orders: z.array(partnerOrderView), next_cursor: nextCursor });
+
+/** balance: the master balance and a page of its ledger statement, newest first. */
+export const balanceStatement = z.strictObject({
+  currency: z.string(),
+  balance: decimal,
+  balance_seq: z.number().int().describe('the ledger entry the balance is read from (0: none yet)'),
+  entries: z.array(
+    z.strictObject({
+      seq: z.number().int(),
+      kind: z.enum(LEDGER_KINDS),
+      amount: decimal.describe('signed: charges are negative'),
+      balance_before: decimal,
+      balance_after: decimal,
+      currency: z.string(),
+      order_id: z.string(),
+      order_type: nullable(z.string()),
+      card_id: nullable(z.string()),
+      external_id: nullable(z.string()),
+      created_at: iso,
+    }),
+  ),
+  next_cursor: nextCursor,
 });
 
 export const cardDataView = z.strictObject({

@@ -103,6 +103,10 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     const card = await partner(PARTNER_PATHS.getCard, { order_id: orderId });
     assert.equal(card.status, 200);
     await partner(PARTNER_PATHS.getCard, { card_id: 'card_missing' }); // 404
+    await partner(PARTNER_PATHS.listCards, { limit: 1 });
+    await partner(PARTNER_PATHS.listOrders, { external_user_id: user, limit: 1 });
+    await partner(PARTNER_PATHS.listOrders, { cursor: 'not-a-cursor' }); // 400
+    await partner(PARTNER_PATHS.balance, { limit: 2 });
 
     // --- admin ---
     await admin('get', '/admin/v1/slugs');
