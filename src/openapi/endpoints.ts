@@ -10,6 +10,7 @@ import type { Slug } from '../errors/slugs.js';
 import { createCardBody } from '../orders/create-card-request.js';
 import { checkOrderBody } from '../orders/order-handlers.js';
 import { PARTNER_PATHS } from '../partner-api/routes.js';
+import { endpointSchema, eventsQuery } from '../webhooks/webhook-admin.js';
 import { balanceBody, listCardsBody, listOrdersBody } from '../partner-ops/list-requests.js';
 import * as R from './response-schemas.js';
 
@@ -103,6 +104,12 @@ export const ENDPOINTS: EndpointDescriptor[] = [
   { api: 'admin', method: 'patch', path: '/admin/v1/products/{product_code}', summary: 'Change a product', body: updateProductSchema, responses: { 200: R.productView }, slugs: ['not_found'] },
   { api: 'admin', method: 'post', path: '/admin/v1/products/{product_code}/deactivate', summary: 'Deactivate a product', responses: { 200: R.productView }, slugs: ['not_found'] },
   { api: 'admin', method: 'post', path: '/admin/v1/products/{product_code}/activate', summary: 'Activate a product', responses: { 200: R.productView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'put', path: '/admin/v1/projects/{project_id}/webhook', summary: "Register (or replace) the project's webhook endpoint", body: endpointSchema, responses: { 200: R.webhookEndpointView }, slugs: ['not_found', 'webhook_url_refused'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/webhook', summary: "The project's webhook endpoint", responses: { 200: R.webhookEndpointView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/webhook/disable', summary: 'Stop webhook deliveries (pending events wait)', responses: { 200: R.webhookEndpointView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/webhook/events', summary: 'The delivery log, newest event first, keyset paged', query: eventsQuery, responses: { 200: R.webhookEventPage }, slugs: [] },
+  { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/webhook/events/{event_id}', summary: 'One event with every delivery attempt', responses: { 200: R.webhookEventDetail }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/webhook/events/{event_id}/redeliver', summary: 'Send an event again (same id) with a fresh retry period', responses: { 200: R.webhookEventLogView }, slugs: ['not_found'] },
   { api: 'admin', method: 'post', path: '/admin/v1/reconciliations', summary: 'Run reconciliation (read-only) and answer the report', body: reconcileSchema, responses: { 200: R.reconcileReport }, slugs: [] },
   {
     api: 'admin', method: 'get', path: '/admin/v1/audit', summary: 'The audit log, newest first',

@@ -222,3 +222,48 @@ export const auditEntry = z.strictObject({
   created_at: iso,
   completed_at: iso.optional(),
 });
+
+/** Webhooks to partners, staff side (docs/back-office.md). */
+export const webhookEndpointView = z.strictObject({
+  project_id: z.string(),
+  url: z.string(),
+  status: z.enum(['active', 'disabled']),
+  created_at: iso,
+  updated_at: iso,
+});
+
+const webhookEventLogView = z.strictObject({
+  event: z.strictObject({
+    id: z.string(),
+    type: z.string().describe('order.created, order.activating, order.processing, order.completed, order.failed'),
+    project_id: z.string(),
+    subject: z.strictObject({ type: z.string(), id: z.string() }),
+    sequence: z.number().int(),
+    created_at: iso,
+    data: z.record(z.string(), z.unknown()),
+  }),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  next_attempt_at: nullable(iso),
+  retry_until: iso,
+  delivered_at: nullable(iso),
+  last_error: nullable(z.string()),
+});
+
+export const webhookEventPage = z.strictObject({ events: z.array(webhookEventLogView), next_cursor: nullable(z.string()) });
+
+export const webhookEventDetail = webhookEventLogView.extend({
+  delivery_attempts: z.array(
+    z.strictObject({
+      attempt: z.number().int(),
+      url: z.string(),
+      started_at: iso,
+      duration_ms: z.number(),
+      outcome: z.enum(['delivered', 'http_error', 'timeout', 'network_error', 'address_refused', 'no_key']),
+      http_status: nullable(z.number().int()),
+      error: nullable(z.string()),
+    }),
+  ),
+});
+
+export { webhookEventLogView };

@@ -42,8 +42,8 @@ export interface AttemptView {
   error: string | null;
 }
 
-const endpointSchema = z.object({ url: z.string().min(1).max(2048) }).strict();
-const eventsQuery = z
+export const endpointSchema = z.object({ url: z.string().min(1).max(2048) }).strict();
+export const eventsQuery = z
   .object({
     status: z.enum(['pending', 'delivered', 'failed']).optional(),
     limit: z.coerce.number().int().min(1).max(500).default(50),

@@ -139,6 +139,21 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('patch', `/admin/v1/products/${code}`, { name: 'OA card 2' });
     await admin('post', `/admin/v1/products/${code}/deactivate`);
     await admin('post', `/admin/v1/products/${code}/activate`);
+    // Webhooks: an endpoint nobody listens on, so the partner's order events stay pending.
+    const hooks = `/admin/v1/projects/${tp.project._id}/webhook`;
+    await admin('put', hooks, { url: 'http://127.0.0.1:9/hooks' });
+    await admin('put', hooks, { url: 'ftp://example.com/hooks' }); // 422 webhook_url_refused
+    await admin('get', hooks);
+    let eventId = '';
+    await waitUntil(async () => {
+      const events = (await admin('get', `${hooks}/events?limit=1`)).data as { events: { event: { id: string } }[] };
+      eventId = events.events[0]?.event.id ?? '';
+      return eventId !== '';
+    }, 20_000, 'an order event in the delivery log');
+    await admin('get', `${hooks}/events/${eventId}`);
+    await admin('get', `${hooks}/events/evt_missing`); // 404
+    await admin('post', `${hooks}/events/${eventId}/redeliver`);
+    await admin('post', `${hooks}/disable`);
     await admin('get', `/admin/v1/orders?project_id=${tp.project._id}&limit=1`);
     await admin('get', `/admin/v1/orders?status=bogus`); // 400
     await admin('get', `/admin/v1/orders/slug-counts?project_id=${tp.project._id}`);
