@@ -48,6 +48,8 @@ export class ReplayCache {
   private readonly now: () => number;
   private lastSweep: number;
   private sweeping: Promise<number> | undefined;
+  /** A request found a sweep due while one was still running: run it when that one ends. */
+  private sweepWanted = false;
 
   constructor(
     connection: Connection,
@@ -101,7 +103,11 @@ export class ReplayCache {
 
   /** At most one sweep per window, in the background of the request that notices it is due. */
   private sweepIfDue(): void {
-    if (this.sweeping || this.now() - this.lastSweep < this.options.windowMs) return;
+    if (this.now() - this.lastSweep < this.options.windowMs) return;
+    if (this.sweeping) {
+      this.sweepWanted = true;
+      return;
+    }
     this.lastSweep = this.now();
     this.sweeping = this.sweep();
     this.sweeping
@@ -109,6 +115,10 @@ export class ReplayCache {
       .catch((err: unknown) => this.options.logger.warn('replay cache sweep failed', { error: err }))
       .finally(() => {
         this.sweeping = undefined;
+        if (this.sweepWanted) {
+          this.sweepWanted = false;
+          this.sweepIfDue();
+        }
       });
   }
 }
