@@ -46,6 +46,8 @@ async function main(): Promise<void> {
   const { work, store, storePid, connection, gateway } = await startBenchStack('bench', {
     // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof": profile the gateway under the benchmark's load.
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
+    // e.g. WEBHOOKS_ENABLED=false,WORKER_CONCURRENCY=8: what one setting costs, measured in the same way.
+    ...gatewaySettings(process.env.BENCH_GATEWAY_ENV ?? ''),
   });
 
   try {
@@ -217,3 +219,14 @@ function printTable(
 }
 
 await main();
+
+/** `NAME=value,NAME=value` settings for the benchmark's gateway (BENCH_GATEWAY_ENV). */
+function gatewaySettings(list: string): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const pair of list.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`BENCH_GATEWAY_ENV: expected NAME=value, got "${pair}"`);
+    settings[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return settings;
+}
