@@ -114,8 +114,8 @@ describe('issuance workflow with a scripted provider', function () {
       assert.ok(claims[0]!.expires_at.getTime() > Date.now(), 'and it is still held');
       opened();
       await until('the order to complete', async () => (await status(id)) === 'completed');
-      await until('its claims to be forgotten', async () => (await claimsOf(id)).length === 0);
-      assert.equal(await queuedOrderModel(conn()).findById(id).lean(), null);
+      // The worker forgets the claims, then drops the queue entry: two writes, so wait for both.
+      await until('its claims and its queue entry to be forgotten', async () => (await claimsOf(id)).length === 0 && (await queuedOrderModel(conn()).findById(id).lean()) === null);
     });
 
     it('when no slot is free, then the request releases its claim and the order waits its turn, then completes', async () => {
