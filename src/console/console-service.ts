@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { cardModel, type Card } from '../cards/card-model.js';
 import { ledgerEntryModel, type LedgerEntry } from '../ledger/ledger-entry-model.js';
-import { formatMinor } from '../money/money.js';
+import { ledgerEntryAmounts, type LedgerEntryAmounts } from '../ledger/ledger-entry-view.js';
 import { orderModel, type Order } from '../orders/order-model.js';
 import type { ReconcileReport } from '../reconcile/reconciler.js';
 import { orderClaimModel, type OrderClaim } from '../workflow/order-claims.js';
@@ -16,14 +16,7 @@ export interface TimelineEvent {
   detail: string;
 }
 
-export interface LedgerRow {
-  seq: number;
-  kind: string;
-  amount: string;
-  balance_before: string;
-  balance_after: string;
-  currency: string;
-  order_id: string;
+export interface LedgerRow extends LedgerEntryAmounts {
   created_at: Date;
 }
 
@@ -115,17 +108,7 @@ export class ConsoleReads {
 }
 
 function ledgerRow(e: LedgerEntry): LedgerRow {
-  const money = (v: number) => formatMinor(v, exponentOf(e.currency));
-  return {
-    seq: e.seq,
-    kind: e.kind,
-    amount: money(e.amount),
-    balance_before: money(e.balance_before),
-    balance_after: money(e.balance_after),
-    currency: e.currency,
-    order_id: e.order_id,
-    created_at: e.created_at,
-  };
+  return { ...ledgerEntryAmounts(e, exponentOf(e.currency)), created_at: e.created_at };
 }
 
 function timeline(order: Order, claims: OrderClaim[], ledger: LedgerRow[], card: OrderStory['card']): TimelineEvent[] {

@@ -53,7 +53,7 @@ export class CardOrders {
     this.cardholders = cardholderModel(connection);
     this.productCache = new ReadCache(lookupTtlMs);
     this.cardholderCache = new ReadCache(lookupTtlMs);
-    // Changes are rare: any product or cardholder change drops all copies of its kind.
+    // Changes are rare: a change to one product (or cardholder) drops every copy of that kind.
     this.unsubscribe = onStaffChange(connection, (kind) => {
       if (kind === 'product') this.productCache.clear();
       if (kind === 'cardholder') this.cardholderCache.clear();

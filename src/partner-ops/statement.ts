@@ -2,6 +2,7 @@ import type { Connection, Model } from 'mongoose';
 import type { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
 import { ledgerEntryModel, type LedgerEntry } from '../ledger/ledger-entry-model.js';
+import { ledgerEntryAmounts } from '../ledger/ledger-entry-view.js';
 import type { LedgerService } from '../ledger/ledger-service.js';
 import { currencyExponent, formatMinor } from '../money/money.js';
 import { orderModel, type Order } from '../orders/order-model.js';
@@ -85,13 +86,7 @@ export class Statement {
       entries: pageRows.map((e) => {
         const order = orders.get(e.order_id);
         return {
-          seq: e.seq,
-          kind: e.kind,
-          amount: money(e.amount),
-          balance_before: money(e.balance_before),
-          balance_after: money(e.balance_after),
-          currency: e.currency,
-          order_id: e.order_id,
+          ...ledgerEntryAmounts(e, exponent),
           order_type: order?.order_type ?? null,
           card_id: order?.card_id ?? null,
           external_id: order?.external_id ?? null,
