@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { z } from 'zod';
+import { PAUSE_STEPS } from '../workflow/pause-point.js';
 
 /**
  * The gateway's whole configuration: one typed schema, read once at start.
@@ -9,6 +10,9 @@ import { z } from 'zod';
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const pauseStep = `(${PAUSE_STEPS.join('|')})`;
+const PAUSE_SETTING = new RegExp(`^${pauseStep}(\\+${pauseStep})*(@\\S+)?$`);
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -88,7 +92,7 @@ const schema = z.object({
   WORKER_CONCURRENCY: int(1, 256).default(4),
   WORKER_POLL_MS: int(10, 60_000).default(250),
   WORKER_LEASE_MS: int(1000, 600_000).default(30_000),
-  WORKFLOW_PAUSE_AT: z.string().regex(/^(charge|card|topup|verify|failure|refund)(@\S+)?$/, 'must be step or step@project_id').optional(),
+  WORKFLOW_PAUSE_AT: z.string().regex(PAUSE_SETTING, 'must be step, step+step, or either @project_id').optional(),
   PROVIDER_MAX_ATTEMPTS: int(1, 100).default(5),
   PROVIDER_RETRY_BASE_MS: int(1, 60_000).default(200),
   PROVIDER_TIMEOUT_MS: int(10, 120_000).default(10_000),

@@ -11,6 +11,7 @@ import { ReadCache } from '../store/read-cache.js';
 import { checkIssuanceRules, createCardBody, IDEMPOTENCY_KEY, validationError, type CreateCardBody } from './create-card-request.js';
 import type { Lease } from '../workflow/order-claims.js';
 import type { OrderQueue } from '../workflow/order-queue.js';
+import type { PausePoints } from '../workflow/pause-point.js';
 import type { OrderCharger } from './order-charge.js';
 import { orderModel, type Order, type OrderData } from './order-model.js';
 import { requestHash } from './request-hash.js';
@@ -47,6 +48,7 @@ export class CardOrders {
      */
     private readonly onCharged: (order: Order, lease: Lease) => boolean = () => false,
     lookupTtlMs = 0,
+    private readonly pauses?: PausePoints,
   ) {
     this.orders = orderModel(connection);
     this.products = productModel(connection);
@@ -85,6 +87,7 @@ export class CardOrders {
     const order = await this.buildOrder(project, request, idempotencyKey, hash);
     // The worker's entry goes first: an accepted order is never stored without one.
     if (!order.rejected) await this.queue.add(order._id, order.next_attempt_at ?? new Date());
+    await this.pauses?.at('create', order);
     try {
       await insertUnique('orders', () => this.orders.create(order));
     } catch (err) {
@@ -94,6 +97,7 @@ export class CardOrders {
       return this.replay(winner, hash);
     }
     if (order.rejected) return { order, status: 422, replayed: false };
+    await this.pauses?.at('settle', order);
     const settled = await this.charger.settle(order._id, this.onCharged, order);
     return { order: settled, status: settled.rejected ? 422 : 201, replayed: false };
   }

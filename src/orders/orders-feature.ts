@@ -89,7 +89,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
   });
-  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS);
+  const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS, pauses);
 
   return {
     handlers: createOrderHandlers({ orders, cards, refunds: new OrderRefunds(connection) }),

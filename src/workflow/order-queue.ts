@@ -9,8 +9,11 @@ import { isDuplicateKeyError } from '../store/duplicate-key.js';
  *
  * The entry is written before its order and deleted after the order is terminal, so an unfinished
  * order always has one, whatever the crash. The order stays the truth: an entry is only a reason
- * to look. An entry whose order never got stored (a crash between the two writes) is dropped once
- * it is older than ORPHAN_GRACE_MS.
+ * to look. An entry whose order is not stored yet is looked at again soon, backing off with its
+ * age: its request may be between the two writes, and may store the order and then die before
+ * charging it, which leaves the order to this entry alone. Once the entry is older than
+ * ORPHAN_GRACE_MS no request is still storing its order (a crash between the two writes): it is
+ * dropped.
  */
 export interface QueuedOrder {
   _id: string; // the order's id
@@ -37,6 +40,9 @@ export function queuedOrderModel(connection: Connection): Model<QueuedOrder> {
 
 /** Longer than any request takes between writing an entry and storing its order. */
 const ORPHAN_GRACE_MS = 5 * 60_000;
+/** How soon an entry without its order is looked at again: its request may store it any moment. */
+const ORPHAN_RECHECK_MIN_MS = 1_000;
+const ORPHAN_RECHECK_MAX_MS = 15_000;
 
 export class OrderQueue {
   private readonly entries: Model<QueuedOrder>;
@@ -70,13 +76,17 @@ export class OrderQueue {
     await this.entries.deleteOne({ _id: orderId });
   }
 
-  /** The entry names no order: drop it once it is old enough that no request is still storing one. */
+  /**
+   * The entry names no order (yet): look again in a second, later the older the entry is (a tenth
+   * of its age, at most ORPHAN_RECHECK_MAX_MS), and drop it once it is old enough that no request
+   * is still storing its order.
+   */
   async dropIfOrphan(orderId: string): Promise<void> {
     const entry = await this.entries.findOne({ _id: orderId }).lean<QueuedOrder>();
     if (!entry) return;
-    const expires = entry.created_at.getTime() + ORPHAN_GRACE_MS;
-    if (Date.now() >= expires) await this.entries.deleteOne({ _id: orderId, created_at: entry.created_at });
-    else await this.reschedule(orderId, new Date(expires));
+    const age = Date.now() - entry.created_at.getTime();
+    if (age >= ORPHAN_GRACE_MS) await this.entries.deleteOne({ _id: orderId, created_at: entry.created_at });
+    else await this.reschedule(orderId, new Date(Date.now() + Math.min(ORPHAN_RECHECK_MAX_MS, Math.max(ORPHAN_RECHECK_MIN_MS, age / 10))));
   }
 
   /**

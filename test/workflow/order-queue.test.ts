@@ -32,14 +32,23 @@ describe('order queue (the worker\'s to-do list)', () => {
     assert.equal(await queue.recover(), 0, 'a second run finds nothing to add');
   });
 
-  it('when an entry names no order, then it is kept while a request may still store one, and dropped after', async () => {
+  it('when an entry names no order, then it is looked at again soon while a request may still store one (later the older it is), and dropped after', async () => {
     const queue = new OrderQueue(conn());
     const young = uniq('ord');
     await queue.add(young, new Date());
+    const before = Date.now();
     await queue.dropIfOrphan(young);
     const kept = await entries().findById(young).lean<QueuedOrder>();
     assert.ok(kept, 'young: kept');
-    assert.ok(kept.due_at.getTime() > Date.now() + 60_000, 'and not due again until it may be dropped');
+    // Its request may store the order any moment and die before charging it: then only this entry leads to it.
+    const wait = kept.due_at.getTime() - before;
+    assert.ok(wait >= 1_000 && wait < 5_000, `due again in about a second, not at the end of the grace (${wait} ms)`);
+
+    const older = uniq('ord');
+    await entries().collection.insertOne({ _id: older, due_at: new Date(0), created_at: new Date(Date.now() - 4 * 60_000) } as never);
+    await queue.dropIfOrphan(older);
+    const olderWait = (await entries().findById(older).lean<QueuedOrder>())!.due_at.getTime() - Date.now();
+    assert.ok(olderWait > 10_000 && olderWait <= 15_000, `an older one backs off, at most 15 s (${olderWait} ms)`);
 
     const old = uniq('ord');
     await entries().collection.insertOne({ _id: old, due_at: new Date(0), created_at: new Date(Date.now() - 10 * 60_000) } as never);

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createGateway, type Gateway } from '../../src/app.js';
+import { cardModel } from '../../src/cards/card-model.js';
+import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
+import { orderModel, type Order } from '../../src/orders/order-model.js';
+import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
+import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
+import { testLogger } from '../support/log-capture.js';
+import { assertExactlyOnce, childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { clientFor, createTestProject } from '../support/partner.js';
+import { testConfig } from '../support/test-config.js';
+import { testStore } from '../support/test-store.js';
+
+/**
+ * A cards/create writes the worker's queue entry, then the order, then charges it. A worker that
+ * polls between the first two writes finds an entry without an order. If the request then stores
+ * the order and dies before charging it, the entry is all that leads to the order: it must come due
+ * again soon, not at the end of the orphan grace (5 minutes), or the order sits at `new`.
+ * Held deterministically with the request path's pause points, and killed with SIGKILL.
+ */
+describe('a create killed between its writes, after a worker saw its entry without the order', function () {
+  this.timeout(180_000);
+  const conn = () => testStore().connection;
+  const cardDataKeys = `race:${randomBytes(32).toString('base64')}`;
+  let keysDir: string;
+  let gateway: Gateway;
+  const children: GatewayProcess[] = [];
+
+  before(async () => {
+    keysDir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-create-race-'));
+    gateway = await createGateway({
+      config: testConfig({ CARD_DATA_KEYS: cardDataKeys, CARD_DATA_ACTIVE_KEY_ID: 'race', GATEWAY_KEYS_DIR: keysDir }),
+      logger: testLogger,
+      connection: conn(),
+    });
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) {
+      child.child.kill('SIGCONT');
+      child.child.kill('SIGKILL');
+      await child.exited;
+    }
+  });
+  after(async () => {
+    await gateway.stop();
+    await rm(keysDir, { recursive: true, force: true });
+  });
+
+  async function start(extra: Record<string, string> = {}): Promise<GatewayProcess> {
+    const gw = await spawnGateway({
+      MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
+      GATEWAY_KEYS_DIR: keysDir,
+      CARD_DATA_KEYS: cardDataKeys,
+      CARD_DATA_ACTIVE_KEY_ID: 'race',
+      LOG_LEVEL: 'info',
+      WORKER_POLL_MS: '50',
+      ...extra,
+    });
+    children.push(gw);
+    return gw;
+  }
+
+  const pausedAt = (gw: GatewayProcess, step: string) =>
+    gw.output.find((l) => l.includes('"message":"workflow paused for a test"') && l.includes(`"step":"${step}"`));
+
+  it('when the request stored its order and died before charging it, then another process still finishes the order within seconds', async () => {
+    const partner = await createTestProject({ url: 'http://127.0.0.1:1' });
+    const project = partner.project;
+    const product = await makeProduct(conn(), { issue_fee: 100 });
+    await deposit(conn(), project._id, 100_000);
+    const user = await makeCardholder(conn(), project._id);
+    await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
+
+    const dying = await start({ WORKFLOW_PAUSE_AT: `create+settle@${project._id}` });
+    const answer = clientFor(dying.url, project._id, partner.keys)
+      .createCard({ product_code: product.product_code, external_user_id: user, initial_balance: '2.00' }, { idempotencyKey: randomUUID() })
+      .catch((err: unknown) => err);
+    await waitUntil(() => pausedAt(dying, 'create') !== undefined, 60_000, 'the request to hold between its queue entry and its order');
+    const orderId = (JSON.parse(pausedAt(dying, 'create')!) as { order_id: string }).order_id;
+
+    // The process's own worker polls every 50 ms: it finds the entry with no order and puts it off.
+    const entries = queuedOrderModel(conn());
+    await waitUntil(
+      async () => {
+        const entry = await entries.findById(orderId).lean<QueuedOrder>();
+        return entry !== null && entry.due_at.getTime() > entry.created_at.getTime() + 500;
+      },
+      30_000,
+      'a worker to look at the entry while its order is not stored',
+    );
+    assert.equal(await orderModel(conn()).exists({ _id: orderId }), null, 'the order is not stored yet');
+
+    dying.child.kill('SIGCONT');
+    await waitUntil(() => pausedAt(dying, 'settle') !== undefined, 30_000, 'the request to store its order and hold before charging');
+    dying.child.kill('SIGKILL');
+    await dying.exited;
+    children.splice(children.indexOf(dying), 1);
+    assert.ok((await answer) instanceof Error, 'the partner saw the connection die');
+
+    const left = (await orderModel(conn()).findById(orderId).lean<Order>())!;
+    assert.equal(left.status, 'new');
+    assert.equal(left.balance_after, undefined, 'not charged');
+    const entry = (await entries.findById(orderId).lean<QueuedOrder>())!;
+    assert.ok(entry.due_at.getTime() - Date.now() < 20_000, `the entry comes due soon (in ${entry.due_at.getTime() - Date.now()} ms), not at the end of the grace`);
+
+    await start();
+    await waitUntil(
+      async () => ['completed', 'failed'].includes((await orderModel(conn()).findById(orderId).lean<Order>())?.status ?? ''),
+      60_000,
+      'the surviving process to finish the order',
+    );
+    const order = (await orderModel(conn()).findById(orderId).lean<Order>())!;
+    assert.equal(order.status, 'completed', `${order.status}/${order.issue_status} ${order.last_error ?? ''}`);
+    const charges = await ledgerEntryModel(conn()).find({ order_id: orderId, kind: 'charge' }).lean();
+    assert.deepEqual(charges.map((e) => e.amount), [-300], 'charged once, in full');
+    assert.equal(await cardModel(conn()).countDocuments({ order_id: orderId }), 1);
+    assert.equal(await entries.exists({ _id: orderId }), null, 'its queue entry is gone');
+    await assertExactlyOnce(conn(), project._id);
+  });
+});
