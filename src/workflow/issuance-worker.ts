@@ -8,9 +8,17 @@ import type { OrderQueue } from './order-queue.js';
 export interface WorkerOptions {
   pollMs: number;
   concurrency: number;
+  /** How long a claim holds (an order held by another is not looked at again before then). */
+  leaseMs: number;
 }
 
 const DUE_BATCH = 50;
+/**
+ * An order whose step threw something the workflow does not expect (a bug, a store error, a card
+ * the provider has lost) is looked at again after this long: left due where it was, a few such
+ * orders at the head of the queue would fill every poll's batch and starve every order behind them.
+ */
+const UNEXPECTED_FAILURE_RETRY_MS = 30_000;
 /** Orders handed over by requests and not started yet; past this the poll finds the rest. */
 const READY_LIMIT = 1000;
 
@@ -98,14 +106,19 @@ export class IssuanceWorker {
     this.backlog = false;
     let started = 0;
     // Shuffled so that workers in other processes polling the same list start elsewhere.
-    for (const { _id } of shuffle(due)) {
+    for (const { _id, due_at } of shuffle(due)) {
       if (this.inFlight.size >= this.options.concurrency) {
         this.backlog = true;
         break;
       }
       if (this.inFlight.has(_id) || exclude?.has(_id)) continue;
       const lease = await this.claims.tryClaim(_id);
-      if (!lease) continue;
+      if (!lease) {
+        // Another process holds it: it reschedules the entry when its step ends, or its lease
+        // runs out. Until then the entry would only take a place in every poll's batch.
+        await this.queue.defer(_id, due_at, new Date(Date.now() + this.options.leaseMs));
+        continue;
+      }
       exclude?.add(_id);
       started++;
       this.launch(_id, lease);
@@ -196,7 +209,8 @@ export class IssuanceWorker {
         }
       }
     } catch (err) {
-      this.logger.error('order step failed unexpectedly; it is retried at the next poll', { order_id: orderId, error: err });
+      this.logger.error('order step failed unexpectedly; it is retried later', { order_id: orderId, error: err, retry_in_ms: UNEXPECTED_FAILURE_RETRY_MS });
+      await this.queue.reschedule(orderId, new Date(Date.now() + UNEXPECTED_FAILURE_RETRY_MS)).catch(() => undefined);
     } finally {
       if (!forgotten) await lease.release().catch(() => undefined);
     }

@@ -108,17 +108,19 @@ describe('a create killed between its writes, after a worker saw its entry witho
     assert.ok(entry.due_at.getTime() - Date.now() < 20_000, `the entry comes due soon (in ${entry.due_at.getTime() - Date.now()} ms), not at the end of the grace`);
 
     await start();
+    // Terminal first, then its queue entry goes: two writes, so wait for both.
     await waitUntil(
-      async () => ['completed', 'failed'].includes((await orderModel(conn()).findById(orderId).lean<Order>())?.status ?? ''),
+      async () =>
+        ['completed', 'failed'].includes((await orderModel(conn()).findById(orderId).lean<Order>())?.status ?? '') &&
+        (await entries.exists({ _id: orderId })) === null,
       60_000,
-      'the surviving process to finish the order',
+      'the surviving process to finish the order and drop its queue entry',
     );
     const order = (await orderModel(conn()).findById(orderId).lean<Order>())!;
     assert.equal(order.status, 'completed', `${order.status}/${order.issue_status} ${order.last_error ?? ''}`);
     const charges = await ledgerEntryModel(conn()).find({ order_id: orderId, kind: 'charge' }).lean();
     assert.deepEqual(charges.map((e) => e.amount), [-300], 'charged once, in full');
     assert.equal(await cardModel(conn()).countDocuments({ order_id: orderId }), 1);
-    assert.equal(await entries.exists({ _id: orderId }), null, 'its queue entry is gone');
     await assertExactlyOnce(conn(), project._id);
   });
 });
