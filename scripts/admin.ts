@@ -46,6 +46,10 @@ Webhooks (one endpoint per project; outside production http and private addresse
   webhook events PROJECT [--status pending|delivered|failed] [--limit N] [--cursor C]
   webhook event PROJECT EVENT_ID        the event and every delivery attempt
   webhook redeliver PROJECT EVENT_ID
+Stuck orders (docs/back-office.md, "Repairing stuck orders")
+  orders retry ORDER [--reason TEXT]     due now with its attempts reset; the worker takes it again
+  orders fail ORDER --reason TEXT        fail it (through the workflow's fence) and refund what is owed, once
+  orders refund ORDER --reason TEXT      the missing refund of a failed order, once
 Audit log
   audit [--target project:prj_…] [--staff NAME] [--limit N]
 
@@ -191,6 +195,9 @@ const COMMANDS: Record<string, (call: Call) => Promise<unknown>> = {
   },
   'webhook event': (c) => c.bo.webhooks.getEvent(arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
   'webhook redeliver': (c) => c.bo.webhooks.redeliver(c.actor, arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
+  'orders retry': (c) => c.bo.repair.retry(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
+  'orders fail': (c) => c.bo.repair.fail(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
+  'orders refund': (c) => c.bo.repair.refund(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
   audit: async (c) => {
     const limit = c.values.limit === undefined ? undefined : Number(c.values.limit);
     const entries = await c.bo.audit.list(defined({ target: c.values.target, staff: c.values.staff, limit }));

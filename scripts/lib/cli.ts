@@ -115,8 +115,8 @@ function reportError(err: unknown, usage: string): number {
     write(`error: ${err.slug}: ${err.message}`);
     for (const issue of err.details.issues ?? []) write(`  ${issue.path}: ${issue.message}`);
     if (err.slug === 'validation_error' || err.slug === 'webhook_url_refused') return EXIT.usage;
-    if (err.slug === 'not_found') return EXIT.notFound;
-    if (err.slug === 'conflict' || err.slug === 'idempotency_key_reused') return EXIT.conflict;
+    if (err.status === 404) return EXIT.notFound;
+    if (err.status === 409) return EXIT.conflict;
     return EXIT.failed;
   }
   const name = (err as { name?: string } | null)?.name ?? '';

@@ -29,7 +29,7 @@ export type AdminMount =
  * `provider`: the gateway's card provider, which reconciliation compares cards with.
  */
 export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider, metrics?: GatewayMetrics): AdminMount {
-  const backOffice = createBackOffice(connection, webhookAdminOptions(config));
+  const backOffice = createBackOffice(connection, webhookAdminOptions(config), logger);
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
   if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
     logger.warn('admin API enabled without ADMIN_TOKENS: every admin request will be refused');

@@ -11,6 +11,7 @@ import type { Logger } from '../logging/logger.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { staffAuth, staffAuthThrottle, type StaffAuthThrottle } from './staff-auth.js';
 import { webhookAdminRoutes } from '../webhooks/webhook-admin-routes.js';
+import { orderRepairRoutes } from '../order-repair/order-repair-routes.js';
 
 export const reconcileSchema = z
   .object({
@@ -153,6 +154,7 @@ export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions):
   });
 
   router.use(webhookAdminRoutes(backOffice.webhooks));
+  router.use(orderRepairRoutes(backOffice.repair));
 
   // --- audit ----------------------------------------------------------------------------------
   router.get('/audit', async (req, res) => {

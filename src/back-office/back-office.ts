@@ -14,6 +14,8 @@ import { ProjectsAdmin } from './projects-admin.js';
 import { Reconciler } from '../reconcile/reconciler.js';
 import { WebhookAdmin, type WebhookAdminOptions } from '../webhooks/webhook-admin.js';
 import { webhookModels } from '../webhooks/webhook-models.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import { OrderRepair } from '../order-repair/order-repair.js';
 
 /** The back-office service layer: the admin API and the scripts both call exactly these. */
 export interface BackOffice {
@@ -25,6 +27,7 @@ export interface BackOffice {
   cardholders: CardholdersAdmin;
   reconciler: Reconciler;
   webhooks: WebhookAdmin;
+  repair: OrderRepair;
 }
 
 /** Without options, webhook URLs must be public https (the production rule) and retry for 24 hours. */
@@ -42,7 +45,8 @@ export function registerBackOfficeModels(connection: Connection): void {
   webhookModels(connection);
 }
 
-export function createBackOffice(connection: Connection, webhookOptions: WebhookAdminOptions = STRICT_WEBHOOKS): BackOffice {
+/** `logger`: where order repair's fence reports races it lost (default: warnings to stderr). */
+export function createBackOffice(connection: Connection, webhookOptions: WebhookAdminOptions = STRICT_WEBHOOKS, logger: Logger = createLogger({ level: 'warn' })): BackOffice {
   registerBackOfficeModels(connection);
   const audit = new AuditLog(connection);
   return {
@@ -54,5 +58,6 @@ export function createBackOffice(connection: Connection, webhookOptions: Webhook
     cardholders: new CardholdersAdmin(connection, audit),
     reconciler: new Reconciler(connection),
     webhooks: new WebhookAdmin(connection, audit, webhookOptions),
+    repair: new OrderRepair(connection, audit, logger),
   };
 }

@@ -54,6 +54,12 @@ export const SLUGS = {
   provider_declined: { status: 502, message: 'The card provider declined the request.' },
   provider_unavailable: { status: 502, message: 'The card provider was unavailable.' },
   provider_timeout: { status: 504, message: 'The card provider did not answer in time.' },
+  // Staff repair of stuck orders (src/order-repair/, docs/back-office.md)
+  failed_by_staff: { status: 422, message: 'The order was failed by support staff.' },
+  order_not_retryable: { status: 409, message: 'The order is finished; there is nothing to retry.' },
+  order_not_failable: { status: 409, message: 'The order cannot be failed by hand in its present state.' },
+  already_refunded: { status: 409, message: 'The order was refunded already.' },
+  refund_not_owed: { status: 409, message: 'Nothing is owed back for this order.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type Slug = keyof typeof SLUGS;
