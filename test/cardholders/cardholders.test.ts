@@ -178,7 +178,7 @@ describe('cardholders: create, verification by the provider, get, and cards/crea
 
     const [account] = await accountsOf(user);
     assert.equal(account?.status, 'pending');
-    await settleAccount(suiteSimulator(), account!.id, 'verify');
+    await settleAccount(suiteSimulator(), account.id, 'verify');
     await untilStatus(user, 'verified');
 
     const { status, data: order } = await client.createCard({ product_code: product.product_code, external_user_id: user, initial_balance: '5.00' });
