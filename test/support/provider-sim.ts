@@ -84,6 +84,7 @@ export interface SimulatorAccount {
   reference: string;
   name: string;
   status: 'pending' | 'active' | 'rejected';
+  createdAt: string;
 }
 
 /** Every customer account the simulator holds. */
