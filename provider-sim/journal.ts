@@ -21,6 +21,8 @@ export interface Rule {
   create_card_failure?: { failure: Failure; times: number };
   topup_failure?: { failure: Failure; times: number };
   topup_result: 'succeed' | 'fail' | 'verify_fail';
+  /** What becomes of a new account (the customer's verification): at once, or held for `PATCH /v1/simulator/accounts/{id}/verify|reject`. */
+  account_verification: 'verify' | 'reject' | 'hold';
 }
 
 export interface StoredAnswer {

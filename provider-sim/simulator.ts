@@ -3,6 +3,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import { createSigner, createVerifier, ExpiredError, httpbis, type VerifyingKey } from 'http-message-signatures';
 import type {
   WireAccount,
+  WireAccountWebhookEvent,
   WireCard,
   WireCardStatus,
   WireCreateAccount,
@@ -62,7 +63,7 @@ class Refusal extends Error {
   }
 }
 
-const DEFAULT_RULE: Rule = { card_issue: 'auto', topup_result: 'succeed' };
+const DEFAULT_RULE: Rule = { card_issue: 'auto', topup_result: 'succeed', account_verification: 'verify' };
 const BIN = '400000';
 const WRITE_COMPONENTS = ['@method', '@target-uri', 'content-digest', 'idempotency-key'];
 const READ_COMPONENTS = ['@method', '@target-uri'];
@@ -203,7 +204,9 @@ export class ProviderSimulator {
     const route = `${method} /${p.map((s, i) => (i >= 2 + shift && (i - shift) % 2 === 0 ? ':' : s)).join('/')}`;
     switch (route) {
       case 'POST /v1/accounts':
-        return [201, this.createAccount(json() as WireCreateAccount)];
+        return this.createAccount(json() as WireCreateAccount);
+      case 'GET /v1/accounts/:':
+        return [200, this.account(p[2]!)];
       case 'POST /v1/accounts/:/cards':
         return this.createCard(p[2]!, json() as WireCreateCard, key!);
       case 'GET /v1/accounts/:/cards':
@@ -241,13 +244,35 @@ export class ProviderSimulator {
     }
   }
 
-  private createAccount(request: WireCreateAccount): WireAccount {
+  /** One account per reference; a new one answers `pending`, then the rule's verification follows. */
+  private createAccount(request: WireCreateAccount): [number, WireAccount, (() => void)?] {
     if (typeof request.reference !== 'string' || request.reference.length === 0) throw new Refusal(400, 'invalid_request', 'reference is required');
     const existing = this.journal.accountByReference.get(request.reference);
-    if (existing) return this.journal.accounts.get(existing)!;
-    const account: WireAccount = { id: randomUUID(), reference: request.reference, name: request.name, status: 'active', createdAt: new Date().toISOString() };
+    if (existing) return [201, this.journal.accounts.get(existing)!];
+    const account: WireAccount = { id: randomUUID(), reference: request.reference, name: request.name, status: 'pending', createdAt: new Date().toISOString() };
     this.journal.account(account);
+    const verification = this.rule(request.reference).account_verification;
+    const settle = () => {
+      if (verification !== 'hold') this.settleAccount(account.id, verification === 'verify' ? 'active' : 'rejected');
+    };
+    return [201, account, settle];
+  }
+
+  private account(accountId: string): WireAccount {
+    const account = this.journal.accounts.get(accountId);
+    if (!account) throw new Refusal(404, 'account_not_found', 'no such account');
     return account;
+  }
+
+  /** A pending account verified or rejected, announced by a webhook. */
+  private settleAccount(accountId: string, to: 'active' | 'rejected'): WireAccount {
+    const account = this.account(accountId);
+    if (account.status === to) return account;
+    if (account.status !== 'pending') throw new Refusal(409, 'account_state_conflict', `the account is ${account.status}`);
+    const settled: WireAccount = { ...account, status: to };
+    this.journal.account(settled);
+    this.post({ id: randomUUID(), type: to === 'active' ? 'account.verified' : 'account.rejected', createdAt: new Date().toISOString(), data: { account: settled } });
+    return settled;
   }
 
   private createCard(accountId: string, request: WireCreateCard, key: string): [number, unknown, () => void] {
@@ -342,6 +367,8 @@ export class ProviderSimulator {
   /** The simulator's own endpoints: rules per account reference, fault switches, webhook target, state. */
   private control(method: string, url: URL, raw: Buffer): unknown {
     const body = raw.length > 0 ? (JSON.parse(raw.toString('utf8')) as Record<string, unknown>) : {};
+    const accountMatch = /^\/v1\/simulator\/accounts\/([^/]+)\/(verify|reject)$/.exec(url.pathname);
+    if (accountMatch && method === 'PATCH') return this.settleAccount(decodeURIComponent(accountMatch[1]!), accountMatch[2] === 'verify' ? 'active' : 'rejected');
     const ruleMatch = /^\/v1\/simulator\/rules\/([^/]+)$/.exec(url.pathname);
     if (ruleMatch) {
       const reference = decodeURIComponent(ruleMatch[1]!);
@@ -360,6 +387,8 @@ export class ProviderSimulator {
       case 'PUT /v1/simulator/webhooks':
         this.webhookUrl = typeof body.url === 'string' ? body.url : undefined;
         return { url: this.webhookUrl ?? null };
+      case 'GET /v1/simulator/accounts':
+        return [...this.journal.accounts.values()];
       case 'GET /v1/simulator/state':
         return { cards: [...this.journal.cards.values()].map(wire), loads: [...this.journal.loads.values()], accounts: this.journal.accounts.size };
       default:
@@ -367,10 +396,13 @@ export class ProviderSimulator {
     }
   }
 
-  /** Signs and posts a card event to the gateway, with retries; faults may duplicate or delay it. */
   private announce(type: WireWebhookType, card: SimCard): void {
+    this.post({ id: randomUUID(), type, createdAt: new Date().toISOString(), data: { card: wire(card) } });
+  }
+
+  /** Signs and posts an event to the gateway, with retries; faults may duplicate or delay it. */
+  private post(event: WireWebhookEvent | WireAccountWebhookEvent): void {
     if (!this.webhookUrl) return;
-    const event: WireWebhookEvent = { id: randomUUID(), type, createdAt: new Date().toISOString(), data: { card: wire(card) } };
     const copies = Math.random() < this.faults.webhook_duplicate_rate ? 2 : 1;
     for (let i = 0; i < copies; i++) {
       const delivery = this.deliver(this.webhookUrl, event, Math.random() * this.faults.webhook_reorder_ms);
@@ -379,7 +411,7 @@ export class ProviderSimulator {
     }
   }
 
-  private async deliver(target: string, event: WireWebhookEvent, delayMs: number): Promise<void> {
+  private async deliver(target: string, event: WireWebhookEvent | WireAccountWebhookEvent, delayMs: number): Promise<void> {
     await sleep(delayMs);
     const body = Buffer.from(JSON.stringify(event));
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -412,6 +444,7 @@ function parseRule(body: Record<string, unknown>): Rule {
   const rule: Rule = {
     card_issue: body.card_issue === 'hold' || body.card_issue === 'fail' ? body.card_issue : 'auto',
     topup_result: body.topup_result === 'fail' || body.topup_result === 'verify_fail' ? body.topup_result : 'succeed',
+    account_verification: body.account_verification === 'reject' || body.account_verification === 'hold' ? body.account_verification : 'verify',
   };
   if (body.create_card_failure) rule.create_card_failure = body.create_card_failure as Rule['create_card_failure'];
   if (body.topup_failure) rule.topup_failure = body.topup_failure as Rule['topup_failure'];

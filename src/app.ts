@@ -20,6 +20,7 @@ import { webhookModels } from './webhooks/webhook-models.js';
 import { createWebhooks, type WebhooksFeature } from './webhooks/webhooks-feature.js';
 import { GatewayMetrics } from './metrics/metrics.js';
 import { openApiRoutes } from './openapi/openapi-routes.js';
+import { createCardholders } from './cardholders/cardholders-feature.js';
 
 /**
  * The composition root: every feature is wired to its stores and mounted here, and nowhere else.
@@ -60,6 +61,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const metrics = new GatewayMetrics(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
   const admin = createAdmin(config, logger, connection, orders.provider, metrics);
+  const cardholders = createCardholders({ config, logger, connection, provider: orders.provider });
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.
   await Promise.all(Object.values(connection.models).map((model) => model.createIndexes()));
@@ -78,6 +80,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S }));
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
+  app.use(cardholders.routes(secureChannel));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));
@@ -91,10 +94,12 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
     start: () => {
       orders.start();
       webhooks.start();
+      cardholders.start();
       return Promise.resolve();
     },
     stop: async () => {
       await webhooks.stop();
+      await cardholders.stop();
       await orders.stop();
       await secureChannel.close();
     },

@@ -4,6 +4,16 @@ import { cardholderIdFor } from '../ids/ids.js';
 /** A partner's end user. Only verified cardholders get cards. */
 export type VerificationStatus = 'pending' | 'verified' | 'rejected';
 
+export interface BillingAddress {
+  line1: string;
+  line2?: string;
+  city: string;
+  postal_code: string;
+  /** ISO 3166-1 alpha-2 */
+  country: string;
+  state?: string;
+}
+
 export interface Cardholder {
   _id: string;
   project_id: string;
@@ -11,6 +21,19 @@ export interface Cardholder {
   verification_status: VerificationStatus;
   first_name?: string;
   last_name?: string;
+  /**
+   * `partner`: created through the partner API, verified by the provider (src/cardholders/).
+   * Absent: created by staff, who set the status themselves.
+   */
+  source?: 'partner';
+  billing_address?: BillingAddress;
+  email?: string;
+  phone?: string;
+  /** The provider's customer account, once it answered createAccount. */
+  provider_account_id?: string;
+  /** When the provider's verdict was recorded. */
+  verified_at?: Date;
+  rejected_at?: Date;
   created_at: Date;
   updated_at: Date;
 }
@@ -23,6 +46,25 @@ const cardholderSchema = new Schema<Cardholder>(
     verification_status: { type: String, enum: ['pending', 'verified', 'rejected'], required: true, default: 'pending' },
     first_name: { type: String },
     last_name: { type: String },
+    source: { type: String, enum: ['partner'] },
+    billing_address: {
+      type: new Schema<BillingAddress>(
+        {
+          line1: { type: String, required: true },
+          line2: { type: String },
+          city: { type: String, required: true },
+          postal_code: { type: String, required: true },
+          country: { type: String, required: true },
+          state: { type: String },
+        },
+        { _id: false },
+      ),
+    },
+    email: { type: String },
+    phone: { type: String },
+    provider_account_id: { type: String },
+    verified_at: { type: Date },
+    rejected_at: { type: Date },
   },
   { timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' }, versionKey: false },
 );

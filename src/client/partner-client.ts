@@ -20,10 +20,13 @@ import type {
   BalanceAndStatement,
   BalanceRequest,
   CardData,
+  Cardholder,
   CardList,
   CheckOrderRequest,
   CreateCardRequest,
+  CreateCardholderRequest,
   GatewayResponse,
+  GetCardholderRequest,
   GetCardRequest,
   ListCardsRequest,
   ListOrdersRequest,
@@ -145,6 +148,19 @@ export class PartnerClient {
 
   getCard(body: GetCardRequest, options: CallOptions = {}): Promise<GatewayResponse<CardData>> {
     return this.call<CardData>('/api/v1/cards/get', body, options);
+  }
+
+  /**
+   * Registers a user as a cardholder: 201 with a new one (`pending` until the provider verifies
+   * it), 200 with the one the project already has for this external_user_id (safe to repeat).
+   */
+  createCardholder(body: CreateCardholderRequest, options: CallOptions = {}): Promise<GatewayResponse<Cardholder>> {
+    return this.call<Cardholder>('/api/v1/cardholders/create', body, options);
+  }
+
+  /** A cardholder of the project by external_user_id; `cardholder_not_found` otherwise. */
+  getCardholder(body: GetCardholderRequest, options: CallOptions = {}): Promise<GatewayResponse<Cardholder>> {
+    return this.call<Cardholder>('/api/v1/cardholders/get', body, options);
   }
 
   /** Any partner endpoint: seals `body`, sends it, opens and checks the answer. */

@@ -14,6 +14,45 @@ export interface CreateCardRequest {
   external_id?: string;
 }
 
+/** cardholders/create: who the partner's user is; the provider verifies it (docs/orders.md, "Cardholders"). */
+export interface CreateCardholderRequest {
+  /** 1-128 characters: the partner's id of the user, unique within the project. */
+  external_user_id: string;
+  name: { first: string; last: string };
+  billing_address: {
+    line1: string;
+    line2?: string;
+    city: string;
+    postal_code: string;
+    /** ISO 3166-1 alpha-2, capitals: "GB". */
+    country: string;
+    state?: string;
+  };
+  /** `phone` in E.164: "+447700900123". */
+  contact: { email: string; phone?: string };
+}
+
+export interface GetCardholderRequest {
+  external_user_id: string;
+}
+
+/** `pending` until the provider's verdict; only `verified` cardholders get cards. */
+export type CardholderStatus = 'pending' | 'verified' | 'rejected';
+
+export interface Cardholder {
+  cardholder_id: string;
+  external_user_id: string;
+  status: CardholderStatus;
+  name: { first: string | null; last: string | null };
+  /** null for cardholders the gateway's staff created (they carry no address or contact). */
+  billing_address: { line1: string; line2: string | null; city: string; postal_code: string; country: string; state: string | null } | null;
+  contact: { email: string; phone: string | null } | null;
+  created_at: string;
+  updated_at: string;
+  verified_at: string | null;
+  rejected_at: string | null;
+}
+
 export type CheckOrderRequest = { order_id: string } | { idempotency_key: string };
 
 export type GetCardRequest = { card_id: string } | { order_id: string };

@@ -45,6 +45,7 @@ export const SLUGS = {
   amount_above_maximum: { status: 422, message: 'The initial balance is above the product maximum.' },
   insufficient_funds: { status: 422, message: 'Master balance is too low for this order.' },
   webhook_url_refused: { status: 422, message: 'The webhook URL is not allowed.' },
+  cardholder_rejected: { status: 422, message: 'The cardholder was rejected by verification; no card can be issued.' },
   // 429
   rate_limited: { status: 429, message: 'Too many requests; retry later.' },
   // 500 / 503

@@ -160,6 +160,7 @@ export class GatewayMetrics {
       verifyTopUp: timed('verifyTopUp', (cardId, topUpId) => provider.verifyTopUp(cardId, topUpId)),
       readCardSecrets: timed('readCardSecrets', (id) => provider.readCardSecrets(id)),
       createAccount: timed('createAccount', (r) => provider.createAccount(r)),
+      getAccount: timed('getAccount', (id) => provider.getAccount(id)),
       listCards: timed('listCards', (q) => provider.listCards(q)),
       deactivate: timed('deactivate', (r) => provider.deactivate(r)),
       activate: timed('activate', (r) => provider.activate(r)),

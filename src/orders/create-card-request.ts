@@ -65,6 +65,7 @@ export function checkIssuanceRules({ project, body, product, cardholder }: RuleI
   if (!product) return { ok: false, slug: 'product_not_found' };
   if (!product.active) return { ok: false, slug: 'product_not_active', product };
   if (!cardholder) return { ok: false, slug: 'cardholder_not_found', product };
+  if (cardholder.verification_status === 'rejected') return { ok: false, slug: 'cardholder_rejected', product };
   if (cardholder.verification_status !== 'verified') return { ok: false, slug: 'cardholder_not_ready', product };
 
   let exponent: number;

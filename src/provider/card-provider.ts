@@ -33,11 +33,19 @@ export interface CreateAccountRequest {
   /** The gateway's cardholder id: the provider keeps one account per reference. */
   reference: string;
   name: string;
+  /** The customer's details the provider verifies (cardholders created through the partner API). */
+  billingAddress?: { line1: string; line2?: string; city: string; postalCode: string; country: string; state?: string };
+  email?: string;
+  phone?: string;
 }
+
+/** The provider's verification of a customer account; it may come later than the account. */
+export type AccountVerification = 'pending' | 'verified' | 'rejected';
 
 export interface ProviderAccount {
   accountId: string;
   reference: string;
+  verification: AccountVerification;
 }
 
 /** A lifecycle change of one card (deactivate, activate, terminate). */
@@ -83,6 +91,8 @@ export interface CardProvider {
   readCardSecrets(providerCardId: string): Promise<CardSecrets>;
   /** Idempotent by request.reference as well as the key: one account per cardholder. */
   createAccount(request: CreateAccountRequest): Promise<ProviderAccount>;
+  /** The account as the provider has it now (its verification may have moved since createAccount). */
+  getAccount(accountId: string): Promise<ProviderAccount>;
   /** The programme's cards (or one account's), one page at a time, oldest first. */
   listCards(query: { accountId?: string; page?: number }): Promise<CardPage>;
   /** Freeze: `active` -> `inactive`. Idempotent by key. */

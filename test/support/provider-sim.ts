@@ -78,3 +78,26 @@ export function setFaults(sim: SimulatorProcess, faults: Record<string, number>)
 export function setWebhookTarget(sim: SimulatorProcess, url: string | undefined): Promise<unknown> {
   return control(sim, 'PUT', '/v1/simulator/webhooks', { url });
 }
+
+export interface SimulatorAccount {
+  id: string;
+  reference: string;
+  name: string;
+  status: 'pending' | 'active' | 'rejected';
+  createdAt: string;
+}
+
+/** Every customer account the simulator holds. */
+export function simulatorAccounts(sim: SimulatorProcess = suiteSimulator()): Promise<SimulatorAccount[]> {
+  return control(sim, 'GET', '/v1/simulator/accounts');
+}
+
+/** How one account reference's account and cards behave (docs/provider.md, "Rules"); omitted fields take their defaults. */
+export function setRule(sim: SimulatorProcess, reference: string, rule: Record<string, unknown>): Promise<unknown> {
+  return control(sim, 'PUT', `/v1/simulator/rules/${encodeURIComponent(reference)}`, rule);
+}
+
+/** Verifies or rejects a held (pending) account; its webhook follows. */
+export function settleAccount(sim: SimulatorProcess, accountId: string, verdict: 'verify' | 'reject'): Promise<SimulatorAccount> {
+  return control(sim, 'PATCH', `/v1/simulator/accounts/${encodeURIComponent(accountId)}/${verdict}`);
+}

@@ -5,6 +5,9 @@ export abstract class UnsupportedProviderCalls {
   createAccount(): Promise<ProviderAccount> {
     return Promise.reject(new Error('createAccount is not scripted'));
   }
+  getAccount(): Promise<ProviderAccount> {
+    return Promise.reject(new Error('getAccount is not scripted'));
+  }
   listCards(): Promise<CardPage> {
     return Promise.reject(new Error('listCards is not scripted'));
   }

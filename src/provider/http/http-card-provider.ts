@@ -13,7 +13,7 @@ import {
   type TopUpResult,
 } from '../card-provider.js';
 import type { ProviderClient } from './provider-client.js';
-import type { WireAccount, WireCard, WireCardPage, WireCardSensitive, WireCreateCard, WireFundsMovement, WireMoveFunds } from './wire.js';
+import type { WireAccount, WireCard, WireCreateAccount, WireCardPage, WireCardSensitive, WireCreateCard, WireFundsMovement, WireMoveFunds } from './wire.js';
 
 /**
  * The programme's billing address: the gateway holds no cardholder addresses (the contract does not
@@ -75,8 +75,28 @@ export class HttpCardProvider implements CardProvider {
   }
 
   async createAccount(request: CreateAccountRequest): Promise<ProviderAccount> {
-    const account = await this.write<WireAccount>('POST', '/v1/accounts', request.idempotencyKey, { reference: request.reference, name: request.name });
-    return { accountId: account.id, reference: account.reference };
+    const { billingAddress: a, email, phone } = request;
+    const body: WireCreateAccount = {
+      reference: request.reference,
+      name: request.name,
+      ...(a && {
+        billingAddress: {
+          firstLine: a.line1,
+          ...(a.line2 !== undefined && { secondLine: a.line2 }),
+          city: a.city,
+          ...(a.state !== undefined && { state: a.state }),
+          country: a.country,
+          postCode: a.postalCode,
+        },
+      }),
+      ...(email !== undefined && { email }),
+      ...(phone !== undefined && { phone }),
+    };
+    return toAccount(await this.write<WireAccount>('POST', '/v1/accounts', request.idempotencyKey, body));
+  }
+
+  async getAccount(accountId: string): Promise<ProviderAccount> {
+    return toAccount(await this.read<WireAccount>(`/v1/accounts/${encodeURIComponent(accountId)}`));
   }
 
   async listCards(query: { accountId?: string; page?: number }): Promise<CardPage> {
@@ -110,6 +130,12 @@ export class HttpCardProvider implements CardProvider {
   private async write<T>(method: 'POST' | 'PATCH' | 'DELETE', path: string, key: string, body?: unknown): Promise<T> {
     return (await this.client.send<T>(method, path, { idempotencyKey: key, body })).body;
   }
+}
+
+const VERIFICATION: Record<WireAccount['status'], ProviderAccount['verification']> = { pending: 'pending', active: 'verified', rejected: 'rejected' };
+
+function toAccount(account: WireAccount): ProviderAccount {
+  return { accountId: account.id, reference: account.reference, verification: VERIFICATION[account.status] };
 }
 
 function toCard(card: WireCard): ProviderCard {

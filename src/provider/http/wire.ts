@@ -19,13 +19,20 @@ export interface WireCreateAccount {
   /** The gateway's cardholder id: one account per reference. */
   reference: string;
   name: string;
+  /** What the platform verifies the customer with (cardholders created through the partner API). */
+  billingAddress?: WireAddress;
+  email?: string;
+  phone?: string;
 }
+
+/** `pending` until the platform has verified the customer (`active`) or refused it (`rejected`). */
+export type WireAccountStatus = 'pending' | 'active' | 'rejected';
 
 export interface WireAccount {
   id: string;
   reference: string;
   name: string;
-  status: 'active';
+  status: WireAccountStatus;
   createdAt: string;
 }
 
@@ -95,6 +102,14 @@ export interface WireWebhookEvent {
   type: WireWebhookType;
   createdAt: string;
   data: { card: WireCard };
+}
+
+/** The platform's verdict on a customer account, POSTed like the card events. */
+export interface WireAccountWebhookEvent {
+  id: string;
+  type: 'account.verified' | 'account.rejected';
+  createdAt: string;
+  data: { account: WireAccount };
 }
 
 /** Every refusal's body. */

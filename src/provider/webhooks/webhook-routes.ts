@@ -5,7 +5,8 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { Logger } from '../../logging/logger.js';
 import { digestMatches, SignatureRejected, verifyMessage } from '../http/message-signature.js';
 import { SIGNED_WEBHOOK_COMPONENTS } from '../http/wire.js';
-import { webhookEvent, WebhookService } from './webhook-service.js';
+import { accountEvent, webhookEvent, WebhookService } from './webhook-service.js';
+import { applyAccountVerdict } from '../../cardholders/cardholder-verdicts.js';
 
 /** Where the provider posts its card events (docs/provider.md, "Webhooks"). */
 export const PROVIDER_WEBHOOK_PATH = '/provider/webhooks';
@@ -22,13 +23,23 @@ export function providerWebhookRoutes(deps: { connection: Connection; logger: Lo
   router.post(PROVIDER_WEBHOOK_PATH, express.raw({ type: () => true, limit: 64 * 1024 }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     await verify(req, body, deps.keys, deps.maxAgeS, deps.logger);
-    let parsed;
+    let json: unknown;
     try {
-      parsed = webhookEvent.safeParse(JSON.parse(body.toString('utf8')));
+      json = JSON.parse(body.toString('utf8'));
     } catch {
-      parsed = undefined;
+      json = undefined;
     }
-    if (!parsed?.success) throw new GatewayError('validation_error', 'The provider event is not valid.');
+    // A customer account's verdict: recorded on the cardholder (src/cardholders/), idempotent by itself.
+    const account = accountEvent.safeParse(json);
+    if (account.success) {
+      const { id, reference, status } = account.data.data.account;
+      const changed = await applyAccountVerdict(deps.connection, { reference, accountId: id, verification: status === 'active' ? 'verified' : 'rejected' });
+      deps.logger.info('provider event received', { event_id: account.data.id, type: account.data.type, outcome: changed ? 'applied' : 'ignored' });
+      res.status(200).json({ received: true, outcome: changed ? 'applied' : 'ignored' });
+      return;
+    }
+    const parsed = webhookEvent.safeParse(json);
+    if (!parsed.success) throw new GatewayError('validation_error', 'The provider event is not valid.');
     const outcome = await service.apply(parsed.data);
     deps.logger.info('provider event received', { event_id: parsed.data.id, type: parsed.data.type, outcome });
     res.status(200).json({ received: true, outcome });

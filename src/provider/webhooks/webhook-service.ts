@@ -20,6 +20,20 @@ export const webhookEvent = z.object({
 
 export type WebhookEvent = z.infer<typeof webhookEvent>;
 
+/** The provider's verdict on a customer account (`active`: verified). */
+export const accountEvent = z.object({
+  id: z.string().min(1).max(100),
+  type: z.enum(['account.verified', 'account.rejected']),
+  createdAt: z.iso.datetime(),
+  data: z.object({
+    account: z.object({
+      id: z.string().min(1).max(100),
+      reference: z.string().min(1).max(100),
+      status: z.enum(['active', 'rejected']),
+    }),
+  }),
+});
+
 /** The gateway's card status for a provider status; `issuing` and `failed` say nothing about an issued card. */
 const CARD_STATUS: Partial<Record<WebhookEvent['data']['card']['status'], Card['status']>> = {
   active: 'active',
