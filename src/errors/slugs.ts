@@ -54,6 +54,13 @@ export const SLUGS = {
   provider_declined: { status: 502, message: 'The card provider declined the request.' },
   provider_unavailable: { status: 502, message: 'The card provider was unavailable.' },
   provider_timeout: { status: 504, message: 'The card provider did not answer in time.' },
+  // Card operations (src/card-ops/): refused at the request, stored as failed orders like cards/create's
+  card_frozen: { status: 409, message: 'The card is frozen.' },
+  card_terminated: { status: 409, message: 'The card is terminated.' },
+  card_already_frozen: { status: 409, message: 'The card is frozen already.' },
+  card_not_frozen: { status: 409, message: 'The card is not frozen.' },
+  currency_mismatch: { status: 422, message: 'The currency is not the card currency.' },
+  card_balance_insufficient: { status: 422, message: 'The card balance is lower than the amount.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type Slug = keyof typeof SLUGS;
