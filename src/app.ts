@@ -7,6 +7,8 @@ import { healthRoutes, type Readiness } from './http/health-routes.js';
 import { requestContext } from './http/request-id.js';
 import { trustProxySetting } from './http/trust-proxy.js';
 import { createAdmin } from './admin/admin-app.js';
+import { cardOpsRoutes } from './card-ops/card-ops-routes.js';
+import { createCardOps } from './card-ops/card-ops-feature.js';
 import { createOrdersFeature, type OrdersFeature } from './orders/orders-feature.js';
 import type { PartnerHandlers } from './partner-api/partner-handler.js';
 import { partnerOpsRoutes, partnerRoutes } from './partner-api/routes.js';
@@ -60,6 +62,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   webhookModels(connection);
   const metrics = new GatewayMetrics(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
+  const cardOps = createCardOps(connection, logger, orders);
   const admin = createAdmin(config, logger, connection, orders.provider, metrics);
   const cardholders = createCardholders({ config, logger, connection, provider: orders.provider });
 
@@ -81,6 +84,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
   app.use(cardholders.routes(secureChannel));
+  app.use(cardOpsRoutes(secureChannel, cardOps.handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));
   app.use(notFound);
   app.use(errorHandler(logger));

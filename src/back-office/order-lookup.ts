@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
 import { isSlug, SLUGS } from '../errors/slugs.js';
 import { currencyExponent } from '../money/money.js';
-import { orderModel, type IssueStatus, type Order } from '../orders/order-model.js';
+import { orderModel, ORDER_TYPES, type IssueStatus, type Order } from '../orders/order-model.js';
 import { toOrderView, type OrderView } from '../orders/order-view.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import { parseInput, notFound } from './validate.js';
@@ -40,7 +40,7 @@ export const orderFilterSchema = z
     project_id: z.string().min(1).max(100).optional(),
     external_user_id: z.string().min(1).max(200).optional(),
     external_id: z.string().min(1).max(200).optional(),
-    order_type: z.enum(['card_issue', 'balance_deposit']).optional(),
+    order_type: z.enum(ORDER_TYPES).optional(),
     card_id: z.string().min(1).max(100).optional(),
     /** The partner's Idempotency-Key of the request that made the order. */
     idempotency_key: z.string().min(1).max(200).optional(),

@@ -12,7 +12,8 @@ export interface EncryptedCardSecrets {
   tag: string;
 }
 
-export const CARD_STATUSES = ['active', 'inactive', 'terminated'] as const;
+/** `frozen` is the provider's `inactive`; `terminated` is final (src/card-ops/card-state.ts keeps it so). */
+export const CARD_STATUSES = ['active', 'frozen', 'terminated'] as const;
 export type CardStatus = (typeof CARD_STATUSES)[number];
 
 export interface Card {
@@ -27,6 +28,8 @@ export interface Card {
   product_code: string;
   external_user_id: string;
   label?: string;
+  /** Minor units, as the provider last reported it after a top-up or withdrawal (absent: not known yet). */
+  balance?: number;
   /** The provider's updatedAt of the last card event applied: older events change nothing. */
   provider_updated_at?: Date;
   created_at: Date;
@@ -50,6 +53,7 @@ const cardSchema = new Schema<Card>(
     product_code: { type: String, required: true },
     external_user_id: { type: String, required: true },
     label: { type: String },
+    balance: { type: Number },
     provider_updated_at: { type: Date },
   },
   { timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' }, versionKey: false },

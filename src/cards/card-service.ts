@@ -74,6 +74,8 @@ export class CardService {
       currency: order.data.currency!,
       product_code: order.data.product_code!,
       external_user_id: order.data.external_user_id!,
+      // The initial top-up, if any, is added when it is verified (issuance workflow).
+      balance: 0,
       created_at: now,
       updated_at: now,
     };

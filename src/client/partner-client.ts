@@ -21,6 +21,7 @@ import type {
   BalanceRequest,
   CardData,
   Cardholder,
+  CardChangeRequest,
   CardList,
   CheckOrderRequest,
   CreateCardRequest,
@@ -30,6 +31,7 @@ import type {
   GetCardRequest,
   ListCardsRequest,
   ListOrdersRequest,
+  MoveFundsRequest,
   OrderList,
   PartnerOrder,
   WebhookEvent,
@@ -127,6 +129,34 @@ export class PartnerClient {
     return this.call<PartnerOrder>('/api/v1/cards/create', body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
   }
 
+  /**
+   * Loads a card from the master balance: an order (card_topup) charged at once, then carried to the
+   * provider; follow it with checkOrder. A missing idempotency key is generated.
+   */
+  topUp(body: MoveFundsRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.cardOperation('/api/v1/cards/topup', body, options);
+  }
+
+  /** Unloads a card back to the master balance (card_withdraw), credited once the provider confirmed. */
+  withdraw(body: MoveFundsRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.cardOperation('/api/v1/cards/withdraw', body, options);
+  }
+
+  /** Freezes an active card (card_freeze). */
+  freeze(body: CardChangeRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.cardOperation('/api/v1/cards/freeze', body, options);
+  }
+
+  /** Unfreezes a frozen card (card_unfreeze). */
+  unfreeze(body: CardChangeRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.cardOperation('/api/v1/cards/unfreeze', body, options);
+  }
+
+  /** Terminates a card for good (card_terminate). */
+  terminate(body: CardChangeRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.cardOperation('/api/v1/cards/terminate', body, options);
+  }
+
   checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
     return this.call<PartnerOrder>('/api/v1/orders/check', body, options);
   }
@@ -161,6 +191,10 @@ export class PartnerClient {
   /** A cardholder of the project by external_user_id; `cardholder_not_found` otherwise. */
   getCardholder(body: GetCardholderRequest, options: CallOptions = {}): Promise<GatewayResponse<Cardholder>> {
     return this.call<Cardholder>('/api/v1/cardholders/get', body, options);
+  }
+
+  private cardOperation(path: string, body: MoveFundsRequest | CardChangeRequest, options: CallOptions): Promise<GatewayResponse<PartnerOrder>> {
+    return this.call<PartnerOrder>(path, body, { ...options, idempotencyKey: options.idempotencyKey ?? randomUUID() });
   }
 
   /** Any partner endpoint: seals `body`, sends it, opens and checks the answer. */

@@ -53,11 +53,25 @@ export interface Cardholder {
   rejected_at: string | null;
 }
 
+/** cards/topup and cards/withdraw: `amount` a positive decimal string in `currency`, the card's currency. */
+export interface MoveFundsRequest {
+  card_id: string;
+  amount: string;
+  currency: string;
+}
+
+/** cards/freeze, cards/unfreeze, cards/terminate. */
+export interface CardChangeRequest {
+  card_id: string;
+}
+
 export type CheckOrderRequest = { order_id: string } | { idempotency_key: string };
 
 export type GetCardRequest = { card_id: string } | { order_id: string };
 
 export type OrderStatus = 'new' | 'activating' | 'processing' | 'completed' | 'failed';
+
+export type OrderType = 'card_issue' | 'balance_deposit' | 'card_topup' | 'card_withdraw' | 'card_freeze' | 'card_unfreeze' | 'card_terminate';
 
 export interface CardIssueOrder {
   order_id: string;
@@ -103,7 +117,8 @@ export interface ListPage {
   to?: string;
 }
 
-export type CardStatus = 'active' | 'inactive' | 'terminated';
+/** `frozen`: by cards/freeze or staff (the provider calls it inactive); `terminated` is final. */
+export type CardStatus = 'active' | 'frozen' | 'terminated';
 
 export interface ListCardsRequest extends ListPage {
   external_user_id?: string;
@@ -113,7 +128,7 @@ export interface ListCardsRequest extends ListPage {
 export interface ListOrdersRequest extends ListPage {
   external_user_id?: string;
   status?: OrderStatus;
-  order_type?: 'card_issue' | 'balance_deposit';
+  order_type?: OrderType;
 }
 
 /** A card in cards/list: never its number, CVV or expiry (those only come from cards/get). */
@@ -126,6 +141,8 @@ export interface CardListItem {
   product_code: string;
   external_user_id: string;
   label: string | null;
+  /** Decimal string, as the provider last reported it after a top-up or withdrawal; null when not known. */
+  balance: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -142,12 +159,12 @@ export interface OrderList {
 }
 
 export interface BalanceRequest extends ListPage {
-  kind?: 'deposit' | 'charge' | 'refund';
+  kind?: 'deposit' | 'charge' | 'refund' | 'withdrawal';
 }
 
 export interface StatementEntry {
   seq: number;
-  kind: 'deposit' | 'charge' | 'refund';
+  kind: 'deposit' | 'charge' | 'refund' | 'withdrawal';
   /** Signed: charges negative. */
   amount: string;
   balance_before: string;

@@ -16,6 +16,7 @@ import { CONSOLE_CSS } from './console-assets.js';
 import { ConsoleReads } from './console-service.js';
 import { ConsoleSessions, sameToken, type ConsoleSession } from './console-sessions.js';
 import { fields, html, query, table, type Html } from './html.js';
+import { ORDER_TYPES } from '../orders/order-model.js';
 
 export const CONSOLE_PREFIX = '/console';
 const SESSION_COOKIE = 'console_session';
@@ -430,7 +431,7 @@ function filterForm(f: Record<string, string | undefined>): Html {
     ${select('status', 'status', ['new', 'activating', 'processing', 'completed', 'failed'])}
     ${select('last_error_slug', 'slug', Object.keys(SLUGS))}
     ${text('project_id', 'project', 'prj_…')}${text('external_user_id', 'external user id')}${text('external_id', 'external id')}
-    ${select('order_type', 'type', ['card_issue', 'balance_deposit'])}
+    ${select('order_type', 'type', [...ORDER_TYPES])}
     ${text('from', 'from (ISO time)', '2026-01-01T00:00:00Z')}${text('to', 'to (ISO time)')}
     <button type="submit">Search</button></form>`;
 }

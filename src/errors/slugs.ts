@@ -61,6 +61,13 @@ export const SLUGS = {
   order_not_failable: { status: 409, message: 'The order cannot be failed by hand in its present state.' },
   already_refunded: { status: 409, message: 'The order was refunded already.' },
   refund_not_owed: { status: 409, message: 'Nothing is owed back for this order.' },
+  // Card operations (src/card-ops/): refused at the request, stored as failed orders like cards/create's
+  card_frozen: { status: 409, message: 'The card is frozen.' },
+  card_terminated: { status: 409, message: 'The card is terminated.' },
+  card_already_frozen: { status: 409, message: 'The card is frozen already.' },
+  card_not_frozen: { status: 409, message: 'The card is not frozen.' },
+  currency_mismatch: { status: 422, message: 'The currency is not the card currency.' },
+  card_balance_insufficient: { status: 422, message: 'The card balance is lower than the amount.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type Slug = keyof typeof SLUGS;

@@ -4,7 +4,8 @@ import { Schema, type Connection, type Model } from 'mongoose';
  * One entry of a project's master-balance chain. The chain is the balance: there is no balance
  * document to update. Entry n+1's balance_before equals entry n's balance_after.
  */
-export const LEDGER_KINDS = ['deposit', 'charge', 'refund'] as const;
+/** `withdrawal`: funds taken off a card and credited back to the master balance (positive). */
+export const LEDGER_KINDS = ['deposit', 'charge', 'refund', 'withdrawal'] as const;
 export type LedgerKind = (typeof LEDGER_KINDS)[number];
 
 export interface LedgerEntry {
@@ -14,7 +15,7 @@ export interface LedgerEntry {
   /** 1, 2, 3, ... without gaps; unique per project, so two writers cannot both append seq n. */
   seq: number;
   kind: LedgerKind;
-  /** Signed, minor units: deposits and refunds positive, charges negative. */
+  /** Signed, minor units: deposits, refunds and withdrawals positive, charges negative. */
   amount: number;
   balance_before: number;
   balance_after: number;

@@ -1,5 +1,6 @@
 import { CARD_STATUSES } from '../cards/card-model.js';
 import { LEDGER_KINDS } from '../ledger/ledger-entry-model.js';
+import { ORDER_TYPES } from '../orders/order-model.js';
 import { z } from 'zod';
 import { SLUGS } from '../errors/slugs.js';
 import { FAULT_KINDS } from '../reconcile/faults.js';
@@ -17,7 +18,7 @@ export const orderStatus = z.enum(['new', 'activating', 'processing', 'completed
 
 export const orderView = z.strictObject({
   order_id: z.string(),
-  order_type: z.enum(['card_issue', 'balance_deposit']),
+  order_type: z.enum(ORDER_TYPES),
   status: orderStatus,
   card_id: nullable(z.string()),
   balance_before: nullable(decimal),
@@ -70,6 +71,7 @@ export const cardPage = z.strictObject({
       product_code: z.string(),
       external_user_id: z.string(),
       label: nullable(z.string()),
+      balance: nullable(decimal).describe('as the provider last reported it; null when not known yet'),
       created_at: iso,
       updated_at: iso,
     }),

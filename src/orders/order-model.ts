@@ -6,7 +6,8 @@ import type { Slug } from '../errors/slugs.js';
  * issuance worker; balance deposits are orders too, so every ledger entry belongs to an order.
  * Money fields are minor units here and decimal strings on the wire.
  */
-export type OrderType = 'card_issue' | 'balance_deposit';
+export const ORDER_TYPES = ['card_issue', 'balance_deposit', 'card_topup', 'card_withdraw', 'card_freeze', 'card_unfreeze', 'card_terminate'] as const;
+export type OrderType = (typeof ORDER_TYPES)[number];
 export type OrderStatus = 'new' | 'activating' | 'processing' | 'completed' | 'failed';
 export type IssueStatus =
   | 'card_create_pending'
@@ -18,7 +19,17 @@ export type IssueStatus =
   | 'initial_topup_done'
   | 'initial_topup_verify_error'
   | 'initial_topup_skipped'
-  | 'completed';
+  | 'completed'
+  // Card operations (src/card-ops/): the provider call is recorded as in progress before it is sent.
+  | 'topup_in_progress'
+  | 'topup_done'
+  | 'topup_error'
+  | 'withdraw_in_progress'
+  | 'withdraw_done'
+  | 'withdraw_error'
+  | 'card_change_in_progress'
+  | 'card_change_done'
+  | 'card_change_error';
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['completed', 'failed'];
 
@@ -33,8 +44,10 @@ export interface OrderData {
   initial_balance?: number;
   issue_fee?: number;
   total_charge?: number;
-  /** Deposits: the amount and the staff member's reason. */
+  /** Deposits, top-ups and withdrawals: the amount (minor units); deposits also the staff member's reason. */
   amount?: number;
+  /** Card operations: the card the partner named (the order's card_id once it is known to be theirs). */
+  card_id?: string;
   reason?: string;
 }
 
@@ -80,7 +93,7 @@ const orderSchema = new Schema<Order>(
   {
     _id: { type: String, required: true },
     project_id: { type: String, required: true },
-    order_type: { type: String, enum: ['card_issue', 'balance_deposit'], required: true },
+    order_type: { type: String, enum: ORDER_TYPES, required: true },
     idempotency_key: { type: String, required: true },
     request_hash: { type: String, required: true },
     status: { type: String, enum: ['new', 'activating', 'processing', 'completed', 'failed'], required: true },

@@ -14,10 +14,11 @@ import { connectProvider, type ProviderLink } from '../provider/http/provider-li
 import { SandboxSimulator } from '../provider/sandbox-simulator.js';
 import { IssuanceWorker } from '../workflow/issuance-worker.js';
 import { OrderQueue } from '../workflow/order-queue.js';
-import { IssuanceWorkflow } from '../workflow/issuance-workflow.js';
+import { IssuanceWorkflow, type WorkflowOptions } from '../workflow/issuance-workflow.js';
 import { OrderClaims } from '../workflow/order-claims.js';
 import { OrderTransitions } from '../workflow/order-transitions.js';
 import { PausePoints } from '../workflow/pause-point.js';
+import { WorkflowRegistry } from '../workflow/workflow-registry.js';
 import { CardOrders } from './card-orders.js';
 import { OrderCharger } from './order-charge.js';
 import { createOrderHandlers } from './order-handlers.js';
@@ -33,6 +34,17 @@ export interface OrdersFeatureDeps {
   decorateProvider?: (provider: CardProvider) => CardProvider;
 }
 
+export interface OrderEngine {
+  workflows: WorkflowRegistry;
+  charger: OrderCharger;
+  claims: OrderClaims;
+  queue: OrderQueue;
+  fence: OrderTransitions;
+  pauses: PausePoints;
+  cipher: CardCipher;
+  options: WorkflowOptions;
+}
+
 export interface OrdersFeature {
   handlers: PartnerHandlers;
   orders: CardOrders;
@@ -40,6 +52,8 @@ export interface OrdersFeature {
   ledger: LedgerService;
   worker: IssuanceWorker;
   provider: CardProvider;
+  /** What another order workflow needs to run in the same worker (src/card-ops/ registers one). */
+  engine: OrderEngine;
   /** The HTTP link to the configured provider; absent when a provider was injected. */
   link?: ProviderLink;
   /** Present when SANDBOX_SIMULATOR_ENABLED and the provider is the configured HTTP one. */
@@ -70,22 +84,15 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const cardProvider = provider ?? link!.provider;
   const decorated = decorateProvider ? decorateProvider(cardProvider) : cardProvider;
 
-  const workflow = new IssuanceWorkflow(connection, {
-    provider: decorated,
-    ledger,
-    charger,
-    cards,
-    logger,
-    fence,
-    pauses,
-    options: {
-      maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
-      retryBaseMs: config.PROVIDER_RETRY_BASE_MS,
-      timeoutMs: config.PROVIDER_TIMEOUT_MS,
-      pollMs: Math.max(config.WORKER_POLL_MS, config.PROVIDER_RETRY_BASE_MS),
-    },
-  });
-  const worker = new IssuanceWorker(connection, workflow, claims, queue, logger, {
+  const options: WorkflowOptions = {
+    maxAttempts: config.PROVIDER_MAX_ATTEMPTS,
+    retryBaseMs: config.PROVIDER_RETRY_BASE_MS,
+    timeoutMs: config.PROVIDER_TIMEOUT_MS,
+    pollMs: Math.max(config.WORKER_POLL_MS, config.PROVIDER_RETRY_BASE_MS),
+  };
+  const workflows = new WorkflowRegistry();
+  workflows.register(['card_issue'], new IssuanceWorkflow(connection, { provider: decorated, ledger, charger, cards, logger, fence, pauses, options }));
+  const worker = new IssuanceWorker(connection, workflows, claims, queue, logger, {
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
     leaseMs: config.WORKER_LEASE_MS,
@@ -99,6 +106,7 @@ export async function createOrdersFeature({ config, logger, connection, provider
     ledger,
     worker,
     provider: decorated,
+    engine: { workflows, charger, claims, queue, fence, pauses, cipher, options },
     ...(link && { link }),
     ...(link && config.SANDBOX_SIMULATOR_ENABLED ? { simulator: new SandboxSimulator(connection, link.client) } : {}),
     start: () => {

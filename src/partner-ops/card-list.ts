@@ -3,6 +3,7 @@ import { afterCursor, encodeCursor } from '../back-office/order-lookup.js';
 import { cardModel, type Card } from '../cards/card-model.js';
 import type { z } from 'zod';
 import type { listCardsBody } from './list-requests.js';
+import { currencyExponent, formatMinor } from '../money/money.js';
 
 /** A card in a list: what identifies and describes it, never its number, CVV or expiry. */
 export interface CardListItem {
@@ -14,6 +15,8 @@ export interface CardListItem {
   product_code: string;
   external_user_id: string;
   label: string | null;
+  /** Decimal string; null until the provider's balance is known. */
+  balance: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -61,6 +64,7 @@ function toListItem(card: Card): CardListItem {
     product_code: card.product_code,
     external_user_id: card.external_user_id,
     label: card.label ?? null,
+    balance: card.balance === undefined ? null : formatMinor(card.balance, currencyExponent(card.currency)),
     created_at: card.created_at.toISOString(),
     updated_at: card.updated_at.toISOString(),
   };

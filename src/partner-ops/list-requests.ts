@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CARD_STATUSES } from '../cards/card-model.js';
 import { LEDGER_KINDS } from '../ledger/ledger-entry-model.js';
+import { ORDER_TYPES } from '../orders/order-model.js';
 
 /**
  * The bodies of cards/list, orders/list and balance. Strict: an unknown field is a
@@ -28,7 +29,7 @@ export const listOrdersBody = z
   .strictObject({
     external_user_id: z.string().min(1).max(128).optional(),
     status: z.enum(['new', 'activating', 'processing', 'completed', 'failed']).optional(),
-    order_type: z.enum(['card_issue', 'balance_deposit']).optional(),
+    order_type: z.enum(ORDER_TYPES).optional(),
     ...timeRange,
     ...page,
   })

@@ -1,7 +1,7 @@
 import type { Connection, Model } from 'mongoose';
 import type { Logger } from '../logging/logger.js';
 import { orderModel, type Order } from '../orders/order-model.js';
-import type { IssuanceWorkflow } from './issuance-workflow.js';
+import type { OrderWorkflow } from './workflow-registry.js';
 import type { Lease, OrderClaims } from './order-claims.js';
 import type { OrderQueue } from './order-queue.js';
 
@@ -44,7 +44,7 @@ export class IssuanceWorker {
 
   constructor(
     connection: Connection,
-    private readonly workflow: IssuanceWorkflow,
+    private readonly workflow: OrderWorkflow,
     private readonly claims: OrderClaims,
     private readonly queue: OrderQueue,
     private readonly logger: Logger,

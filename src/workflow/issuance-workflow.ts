@@ -12,6 +12,7 @@ import { cardModel, type Card } from '../cards/card-model.js';
 import { OrderCharger } from '../orders/order-charge.js';
 import type { OrderTransition, OrderTransitions } from './order-transitions.js';
 import type { PausePoints } from './pause-point.js';
+import type { OrderWorkflow } from './workflow-registry.js';
 
 export interface WorkflowOptions {
   maxAttempts: number;
@@ -60,7 +61,7 @@ const FAILURE_SLUG: Record<ProviderFailure, Slug> = {
  * `card_create_done` that won, and the top-up is sent only once `initial_topup_in_progress` is
  * recorded, after which the order can no longer fail as if it had never been sent.
  */
-export class IssuanceWorkflow {
+export class IssuanceWorkflow implements OrderWorkflow {
   private readonly orders: Model<Order>;
   private readonly products: Model<Product>;
   private readonly cards: Model<Card>;
@@ -118,6 +119,9 @@ export class IssuanceWorkflow {
           case 'initial_topup_in_progress':
             return order.provider_topup_id === undefined ? this.topUp(order) : this.verifyTopUp(order);
           case 'initial_topup_done':
+            // Nobody else moves this card's money before its order completes (card_not_ready).
+            await this.cards.updateOne({ _id: cardIdFor(order._id) }, { $set: { balance: order.data.initial_balance } });
+            return this.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
           case 'initial_topup_skipped':
             return this.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
           case 'initial_topup_error':

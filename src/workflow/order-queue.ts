@@ -3,7 +3,7 @@ import { orderModel, TERMINAL_STATUSES, type Order } from '../orders/order-model
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
 
 /**
- * The worker's to-do list: one entry per unfinished card-issue order, keyed by the order's id,
+ * The worker's to-do list: one entry per unfinished order the worker drives (card issues and card operations), keyed by the order's id,
  * with when it is next due. Polling reads this small collection, not every order ever stored (on
  * the embedded store a query on orders by status reads all of them).
  *
@@ -95,13 +95,13 @@ export class OrderQueue {
   }
 
   /**
-   * Adds entries for unfinished card-issue orders that have none: orders stored before the queue
+   * Adds entries for unfinished orders (deposits are never unfinished) that have none: orders stored before the queue
    * existed. Reads every unfinished order, so the worker runs it once, at start, in the background.
    */
   async recover(): Promise<number> {
     let added = 0;
     const unfinished = this.orders
-      .find({ order_type: 'card_issue', status: { $nin: TERMINAL_STATUSES } }, { _id: 1, next_attempt_at: 1 })
+      .find({ order_type: { $ne: 'balance_deposit' }, status: { $nin: TERMINAL_STATUSES } }, { _id: 1, next_attempt_at: 1 })
       .lean<Pick<Order, '_id' | 'next_attempt_at'>[]>()
       .cursor();
     for await (const order of unfinished) {

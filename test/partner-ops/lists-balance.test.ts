@@ -128,7 +128,7 @@ describe('partner lists, balance and statement', function () {
       assert.equal(stored.length, 5);
       assert.deepEqual(items.map((c) => c.card_id), newestFirst(stored));
       for (const card of items) {
-        assert.deepEqual(Object.keys(card).sort(), ['card_id', 'created_at', 'currency', 'external_user_id', 'label', 'masked_pan', 'order_id', 'product_code', 'status', 'updated_at']);
+        assert.deepEqual(Object.keys(card).sort(), ['balance', 'card_id', 'created_at', 'currency', 'external_user_id', 'label', 'masked_pan', 'order_id', 'product_code', 'status', 'updated_at']);
         assert.match(card.masked_pan, /^\d{6}\*+\d{4}$|^\*+\d{4}$/);
       }
     });

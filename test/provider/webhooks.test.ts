@@ -95,7 +95,8 @@ describe('provider webhooks into the gateway', function () {
     await setFaults(sim.sim, { webhook_duplicate_rate: 1 });
     try {
       await tg.gateway.orders.provider.deactivate({ idempotencyKey: `${card.order_id}:freeze`, providerCardId: card.provider_card_id });
-      await waitUntil(async () => (await cardStatus(card)) === 'inactive', 10_000, 'the card to be inactive');
+      // The provider's inactive is the gateway's frozen.
+      await waitUntil(async () => (await cardStatus(card)) === 'frozen', 10_000, 'the card to be frozen');
       await tg.gateway.orders.provider.activate({ idempotencyKey: `${card.order_id}:unfreeze`, providerCardId: card.provider_card_id });
       await waitUntil(async () => (await cardStatus(card)) === 'active', 10_000, 'the card to be active again');
       const events = () => providerEventModel(conn()).find({ provider_card_id: card.provider_card_id }).lean();
@@ -113,7 +114,7 @@ describe('provider webhooks into the gateway', function () {
     assert.equal((await post(e)).body.outcome, 'applied');
     assert.equal((await post(e)).body.outcome, 'duplicate');
     assert.equal(await providerEventModel(conn()).countDocuments({ _id: e.id }), 1);
-    assert.equal(await cardStatus(card), 'inactive');
+    assert.equal(await cardStatus(card), 'frozen');
   });
 
   it('when events arrive out of order (a late issuing or an older deactivation after active), then the card never moves back', async () => {

@@ -37,7 +37,7 @@ export const accountEvent = z.object({
 /** The gateway's card status for a provider status; `issuing` and `failed` say nothing about an issued card. */
 const CARD_STATUS: Partial<Record<WebhookEvent['data']['card']['status'], Card['status']>> = {
   active: 'active',
-  inactive: 'inactive',
+  inactive: 'frozen',
   terminated: 'terminated',
 };
 

@@ -1,0 +1,278 @@
+import type { Connection, Model } from 'mongoose';
+import { cardModel, type Card } from '../cards/card-model.js';
+import type { Slug } from '../errors/slugs.js';
+import type { LedgerService } from '../ledger/ledger-service.js';
+import type { Logger } from '../logging/logger.js';
+import { OrderCharger } from '../orders/order-charge.js';
+import { TERMINAL_STATUSES, type IssueStatus, type Order } from '../orders/order-model.js';
+import { refundOwed } from '../orders/refund-policy.js';
+import { ProviderError, type CardProvider, type ProviderCard, type ProviderFailure, type TopUpResult } from '../provider/card-provider.js';
+import type { StepOutcome, WorkflowOptions } from '../workflow/issuance-workflow.js';
+import type { OrderTransition, OrderTransitions } from '../workflow/order-transitions.js';
+import type { OrderWorkflow } from '../workflow/workflow-registry.js';
+import { isFundsOp, type CardOpType, type ChangeOpType, type FundsOpType } from './card-op-requests.js';
+import { gatewayStatus, type CardState } from './card-state.js';
+
+const FAILURE_SLUG: Record<ProviderFailure, Slug> = { declined: 'provider_declined', unavailable: 'provider_unavailable', timeout: 'provider_timeout' };
+
+/** Per funds operation: its provider call and the issue_status of each step. */
+const FUNDS: Record<FundsOpType, { key: string; inProgress: IssueStatus; done: IssueStatus; error: IssueStatus }> = {
+  card_topup: { key: 'topup', inProgress: 'topup_in_progress', done: 'topup_done', error: 'topup_error' },
+  card_withdraw: { key: 'withdraw', inProgress: 'withdraw_in_progress', done: 'withdraw_done', error: 'withdraw_error' },
+};
+
+export interface CardOpWorkflowDeps {
+  provider: CardProvider;
+  ledger: LedgerService;
+  charger: OrderCharger;
+  fence: OrderTransitions;
+  state: CardState;
+  logger: Logger;
+  options: WorkflowOptions;
+}
+
+/**
+ * The workflow of the card_* orders, run by the same worker, claims and fence as card issue:
+ *
+ *   top-up:   new -> (charged) -> processing/topup_in_progress -> topup_done -> completed
+ *             | topup_error -> (refund) -> failed
+ *   withdraw: new -> processing/withdraw_in_progress -> withdraw_done -> (credit) -> completed
+ *             | withdraw_error -> failed
+ *   freeze, unfreeze, terminate: new -> processing/card_change_in_progress -> card_change_done
+ *             -> completed | card_change_error -> failed
+ *
+ * As in issuance, the step that calls the provider is recorded as in progress before the call, the
+ * call's key is derived from the order and the step (a repeat after a crash is the same call), an
+ * error is recorded before its refund and the refund is unique per order in the ledger. A
+ * withdrawal is credited to the master balance only in withdraw_done, after the provider confirmed
+ * it; the credit is unique per (order, withdrawal). The gateway's card follows the provider: after
+ * each successful call the card is read back and its status and balance stored (card-state.ts).
+ */
+export class CardOperationWorkflow implements OrderWorkflow {
+  private readonly cards: Model<Card>;
+
+  constructor(
+    connection: Connection,
+    private readonly deps: CardOpWorkflowDeps,
+  ) {
+    this.cards = cardModel(connection);
+  }
+
+  async step(order: Order): Promise<StepOutcome> {
+    if (TERMINAL_STATUSES.includes(order.status)) return { next: 'done' };
+    if (order.next_attempt_at && order.next_attempt_at.getTime() > Date.now()) return { next: 'wait' };
+    const type = order.order_type as CardOpType;
+    if (order.status === 'new') return this.start(order, type);
+    if (order.status !== 'processing') return this.misplaced(order);
+    if (isFundsOp(type)) {
+      const steps = FUNDS[type];
+      switch (order.issue_status) {
+        case steps.inProgress:
+          return order.provider_topup_id === undefined ? this.moveFunds(order, type) : this.verifyFunds(order, type);
+        case steps.done:
+          return type === 'card_topup' ? this.completeTopUp(order) : this.creditWithdrawal(order);
+        case steps.error:
+          return this.settleFailure(order);
+        default:
+          return this.misplaced(order);
+      }
+    }
+    switch (order.issue_status) {
+      case 'card_change_in_progress':
+        return this.changeCard(order, type);
+      case 'card_change_done':
+        return this.move(order, { status: 'completed', issue_status: 'completed', completed_at: new Date() }, true);
+      case 'card_change_error':
+        return this.move(order, { status: 'failed', failed_at: new Date() }, true);
+      default:
+        return this.misplaced(order);
+    }
+  }
+
+  private async start(order: Order, type: CardOpType): Promise<StepOutcome> {
+    if (type === 'card_topup' && order.balance_after === undefined) {
+      const charged = await this.deps.charger.chargeUnderLease(order);
+      // Unsettled: the charge is decided and waits for the balance (another process took it).
+      if (charged && !OrderCharger.isSettled(charged)) return { next: 'wait' };
+      return charged ? { next: 'continue', order: charged } : { next: 'continue' };
+    }
+    // Terminated since the request was accepted (a terminate of the same card ran first): nothing
+    // else can happen to the card, and nothing was sent for this order.
+    if (type !== 'card_terminate' && order.card_id && (await this.deps.state.isTerminated(order.card_id))) {
+      const errorStatus = isFundsOp(type) ? FUNDS[type].error : 'card_change_error';
+      return this.recordError(order, errorStatus, 'card_terminated', 'The card was terminated before the operation ran.');
+    }
+    return this.move(order, { status: 'processing', issue_status: isFundsOp(type) ? FUNDS[type].inProgress : 'card_change_in_progress' });
+  }
+
+  private async moveFunds(order: Order, type: FundsOpType): Promise<StepOutcome> {
+    const steps = FUNDS[type];
+    let result: TopUpResult;
+    try {
+      const card = await this.card(order);
+      const request = { idempotencyKey: `${order._id}:${steps.key}`, providerCardId: card.provider_card_id, amount: order.data.amount!, currency: order.data.currency! };
+      result = await this.call(() => (type === 'card_topup' ? this.deps.provider.topUp(request) : this.deps.provider.withdraw(request)));
+    } catch (err) {
+      return this.providerFailed(order, err, steps.error);
+    }
+    if (result.status === 'failed') {
+      const slug = type === 'card_withdraw' ? 'card_balance_insufficient' : 'provider_declined';
+      return this.recordError(order, steps.error, slug, `The provider refused the ${steps.key}.`, { provider_topup_id: result.topUpId });
+    }
+    const noted = await this.deps.fence.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
+    return noted ? { next: 'continue', order: noted } : { next: 'continue' };
+  }
+
+  private async verifyFunds(order: Order, type: FundsOpType): Promise<StepOutcome> {
+    const steps = FUNDS[type];
+    let result: TopUpResult;
+    try {
+      const card = await this.card(order);
+      result = await this.call(() => this.deps.provider.verifyTopUp(card.provider_card_id, order.provider_topup_id!));
+    } catch (err) {
+      return this.providerFailed(order, err, steps.error);
+    }
+    if (result.status === 'pending') {
+      await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
+      return { next: 'wait' };
+    }
+    if (result.status === 'failed') return this.recordError(order, steps.error, 'provider_declined', `The ${steps.key} did not reach the card.`);
+    return this.move(order, { issue_status: steps.done });
+  }
+
+  private async completeTopUp(order: Order): Promise<StepOutcome> {
+    const refreshed = await this.refreshCard(order);
+    if (!refreshed) return this.retryLater(order);
+    return this.move(order, { status: 'completed', issue_status: 'completed', provider_card_status: refreshed.status, completed_at: new Date() }, true);
+  }
+
+  /** The provider confirmed the withdrawal: credit it (once per order), then complete with its snapshots. */
+  private async creditWithdrawal(order: Order): Promise<StepOutcome> {
+    const { entry } = await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'withdrawal', amount: order.data.amount!, currency: order.data.currency! });
+    const refreshed = await this.refreshCard(order);
+    if (!refreshed) return this.retryLater(order);
+    return this.move(
+      order,
+      { status: 'completed', issue_status: 'completed', balance_before: entry.balance_before, balance_after: entry.balance_after, provider_card_status: refreshed.status, completed_at: new Date() },
+      true,
+    );
+  }
+
+  private async changeCard(order: Order, type: ChangeOpType): Promise<StepOutcome> {
+    let changed: ProviderCard;
+    try {
+      const card = await this.card(order);
+      const request = { idempotencyKey: `${order._id}:${type}`, providerCardId: card.provider_card_id };
+      changed = await this.call(() =>
+        type === 'card_freeze' ? this.deps.provider.deactivate(request) : type === 'card_unfreeze' ? this.deps.provider.activate(request) : this.deps.provider.terminate(request),
+      );
+    } catch (err) {
+      // The provider refuses a change of a card it terminated: say so rather than "declined".
+      if (err instanceof ProviderError && !err.transient && order.card_id && type !== 'card_terminate' && (await this.deps.state.isTerminated(order.card_id))) {
+        return this.recordError(order, 'card_change_error', 'card_terminated', 'The card was terminated before the operation ran.');
+      }
+      return this.providerFailed(order, err, 'card_change_error');
+    }
+    const refreshed = await this.refreshCard(order, type === 'card_terminate' ? changed : undefined);
+    if (!refreshed) return this.retryLater(order);
+    return this.move(order, { issue_status: 'card_change_done', provider_card_status: refreshed.status });
+  }
+
+  /**
+   * Reads the card at the provider and stores its status and balance, in the card's turn so a
+   * later answer is never overwritten by an earlier one. A terminate stores its own answer (the
+   * provider's terminated is final). Undefined when the provider could not be read: retried.
+   */
+  private async refreshCard(order: Order, known?: ProviderCard): Promise<ProviderCard | undefined> {
+    const card = await this.card(order);
+    return this.deps.state.inTurn(card._id, async () => {
+      let now: ProviderCard;
+      try {
+        now = known ?? (await this.call(() => this.deps.provider.getCard(card.provider_card_id)));
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        this.deps.logger.warn('could not read the card back from the provider; retrying', { order_id: order._id, failure: err.failure });
+        return undefined;
+      }
+      const status = gatewayStatus(now.status);
+      if (status) await this.deps.state.setStatus(card._id, status, order._id);
+      await this.deps.state.setBalance(card._id, now.balance);
+      return now;
+    });
+  }
+
+  private async card(order: Order): Promise<Card> {
+    const card = await this.cards.findOne({ _id: order.card_id, project_id: order.project_id }).lean<Card>();
+    if (!card) throw new Error(`card ${order.card_id} of order ${order._id} vanished`);
+    return card;
+  }
+
+  private async retryLater(order: Order): Promise<StepOutcome> {
+    await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
+    return { next: 'wait' };
+  }
+
+  /** Transient errors back off and retry up to the limit; anything else fails the step now. */
+  private async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepOutcome> {
+    if (!(err instanceof ProviderError)) throw err;
+    const attempts = order.attempts + 1;
+    if (!err.transient || attempts >= this.deps.options.maxAttempts) {
+      return this.recordError(order, errorStatus, FAILURE_SLUG[err.failure], `${err.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
+    }
+    const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1) + Math.random() * this.deps.options.retryBaseMs;
+    this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
+    await this.deps.fence.note(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff) });
+    return { next: 'wait' };
+  }
+
+  /** Persists the failed step (still non-terminal) before any money moves. */
+  private recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepOutcome> {
+    this.deps.logger.warn('order step failed', { order_id: order._id, issue_status: errorStatus, slug });
+    return this.move(order, { ...extra, status: 'processing', issue_status: errorStatus, last_error_slug: slug, last_error: message });
+  }
+
+  /** Refunds what was charged and not delivered (once, by its own ledger entry), then fails the order. */
+  private async settleFailure(order: Order): Promise<StepOutcome> {
+    const refund = refundOwed({ ...order, status: 'failed' });
+    if (refund > 0) {
+      await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'refund', amount: refund, currency: order.data.currency! });
+    }
+    return this.move(order, { status: 'failed', failed_at: new Date() }, true);
+  }
+
+  private misplaced(order: Order): StepOutcome {
+    this.deps.logger.error('order in an unknown workflow state', { order_id: order._id, status: order.status, issue_status: order.issue_status });
+    return { next: 'done' };
+  }
+
+  /** The one transition out of the state the order leaves (another holder's, if first), then projected. */
+  private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepOutcome> {
+    const set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
+    const { transition } = await this.deps.fence.take(order, { set, unset: terminal ? ['next_attempt_at'] : [] });
+    return this.projected(order, transition);
+  }
+
+  private async projected(order: Order, transition: OrderTransition): Promise<StepOutcome> {
+    const moved = await this.deps.fence.project(order, transition);
+    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
+  }
+
+  private later(ms: number): Date {
+    return new Date(Date.now() + ms);
+  }
+
+  /** A provider call that does not answer in time is a transient timeout. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new ProviderError('timeout', true, 'the provider did not answer in time')), this.deps.options.timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

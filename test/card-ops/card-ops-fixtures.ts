@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import type { Connection } from 'mongoose';
+import type { PartnerClient } from '../../src/client/index.js';
+import { cardModel, type Card } from '../../src/cards/card-model.js';
+import { ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
+import { orderModel, type Order } from '../../src/orders/order-model.js';
+import { waitUntil } from '../support/gateway-process.js';
+import { simulatorState } from '../support/provider-sim.js';
+
+/** Shared steps of the card-operation tests: a card issued through the API, orders waited for, stored state read. */
+
+export const WORKER_CONFIG = {
+  WORKER_ENABLED: 'true',
+  WORKER_POLL_MS: '20',
+  PROVIDER_RETRY_BASE_MS: '5',
+  PROVIDER_MAX_ATTEMPTS: '2',
+  RATE_LIMIT_PER_ADDRESS: '1000000',
+  RATE_LIMIT_PER_PROJECT: '1000000',
+};
+
+export async function storedOrder(connection: Connection, orderId: string): Promise<Order> {
+  const order = await orderModel(connection).findById(orderId).lean<Order>();
+  assert.ok(order, `order ${orderId} stored`);
+  return order;
+}
+
+/** Waits until the order is completed or failed and returns it as stored. */
+export async function finished(connection: Connection, orderId: string, timeoutMs = 30_000): Promise<Order> {
+  await waitUntil(async () => ['completed', 'failed'].includes((await storedOrder(connection, orderId)).status), timeoutMs, `order ${orderId} to finish`);
+  return storedOrder(connection, orderId);
+}
+
+/** A card issued through cards/create and finished; returns its stored document. */
+export async function issueCard(connection: Connection, client: PartnerClient, productCode: string, externalUserId: string, initialBalance?: string): Promise<Card> {
+  const { data } = await client.createCard({ product_code: productCode, external_user_id: externalUserId, ...(initialBalance && { initial_balance: initialBalance }) });
+  const order = await finished(connection, data.order_id);
+  assert.equal(order.status, 'completed', `card issue ${order.last_error_slug ?? ''}`);
+  const card = await cardModel(connection).findById(order.card_id).lean<Card>();
+  assert.ok(card);
+  return card;
+}
+
+export async function storedCard(connection: Connection, cardId: string): Promise<Card> {
+  const card = await cardModel(connection).findById(cardId).lean<Card>();
+  assert.ok(card);
+  return card;
+}
+
+export async function entriesOf(connection: Connection, orderId: string): Promise<LedgerEntry[]> {
+  return ledgerEntryModel(connection).find({ order_id: orderId }).sort({ seq: 1 }).lean<LedgerEntry[]>();
+}
+
+/** The simulator's card (status, balance) behind a gateway card. */
+export async function providerCard(card: Pick<Card, 'provider_card_id'>) {
+  const found = (await simulatorState()).cards.find((c) => c.id === card.provider_card_id);
+  assert.ok(found, 'the simulator has the card');
+  return found;
+}

@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import type { PartnerClient } from '../../src/client/index.js';
+import type { Card } from '../../src/cards/card-model.js';
+import type { Product } from '../../src/products/product-model.js';
+import type { Project } from '../../src/projects/project-model.js';
+import { assertChainIntact, chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { testStore } from '../support/test-store.js';
+import { entriesOf, finished, issueCard, providerCard, storedCard, storedOrder, WORKER_CONFIG } from './card-ops-fixtures.js';
+
+/** cards/withdraw: funds off the card at the provider, credited to the master balance once confirmed. */
+describe('card withdraw', function () {
+  this.timeout(120_000);
+  const conn = () => testStore().connection;
+  let tg: TestGateway;
+  let client: PartnerClient;
+  let project: Project;
+  let product: Product;
+  let user: string;
+  let card: Card;
+
+  before(async () => {
+    tg = await startTestGateway({ config: WORKER_CONFIG });
+    await tg.gateway.start();
+    ({ client, project } = await createTestProject({ url: tg.url }));
+    product = await makeProduct(conn(), { issue_fee: 0 });
+    user = await makeCardholder(conn(), project._id);
+    await deposit(conn(), project._id, 10_000);
+    card = await issueCard(conn(), client, product.product_code, user, '10.00');
+  });
+  after(async () => {
+    await tg.close();
+  });
+
+  it('when part of the card balance is withdrawn, then the provider unloads it and the master balance is credited once by a withdrawal entry', async () => {
+    assert.equal((await storedCard(conn(), card._id)).balance, 1000, 'the initial top-up is the card balance');
+    const before = (await client.balance({})).data.balance;
+    assert.equal(before, '90.00');
+    const { status, data } = await client.withdraw({ card_id: card._id, amount: '4.00', currency: 'USD' });
+    assert.equal(status, 201);
+    assert.equal(data.order_type, 'card_withdraw');
+    assert.equal(data.balance_after, null, 'credited only after the provider confirmed');
+    const order = await finished(conn(), data.order_id);
+    assert.deepEqual([order.status, order.issue_status], ['completed', 'completed']);
+    const entries = await entriesOf(conn(), order._id);
+    assert.deepEqual(entries.map((e) => [e.kind, e.amount, e.balance_before, e.balance_after]), [['withdrawal', 400, 9000, 9400]]);
+    assert.deepEqual([order.balance_before, order.balance_after], [9000, 9400]);
+    assert.equal((await client.balance({})).data.balance, '94.00');
+    assert.equal((await storedCard(conn(), card._id)).balance, 600);
+    assert.equal((await providerCard(card)).balance, 600);
+    const checked = (await client.checkOrder({ order_id: order._id })).data;
+    assert.deepEqual([checked.status, checked.balance_before, checked.balance_after, checked.refunded_amount], ['completed', '90.00', '94.00', '0.00']);
+    const statement = (await client.balance({ kind: 'withdrawal' })).data.entries;
+    assert.deepEqual(statement.map((e) => [e.order_id, e.amount, e.order_type]), [[order._id, '4.00', 'card_withdraw']]);
+    assertChainIntact(await chainOf(conn(), project._id));
+  });
+
+  it('when more than the card holds is asked for, then card_balance_insufficient (422) and nothing moves', async () => {
+    const err = await expectApiError(client.withdraw({ card_id: card._id, amount: '6.01', currency: 'USD' }));
+    assert.equal(err.slug, 'card_balance_insufficient');
+    assert.equal(err.status, 422);
+    const order = await storedOrder(conn(), err.order_id!);
+    assert.deepEqual([order.status, order.rejected, order.order_type], ['failed', true, 'card_withdraw']);
+    assert.deepEqual(await entriesOf(conn(), order._id), []);
+    assert.equal((await providerCard(card)).balance, 600);
+  });
+
+  it('when the currency is not the card currency or the amount zero, then currency_mismatch / amount_below_minimum', async () => {
+    assert.equal((await expectApiError(client.withdraw({ card_id: card._id, amount: '1.00', currency: 'EUR' }))).slug, 'currency_mismatch');
+    assert.equal((await expectApiError(client.withdraw({ card_id: card._id, amount: '0', currency: 'USD' }))).slug, 'amount_below_minimum');
+  });
+
+  it('when the provider keeps failing the unload, then the order fails and nothing is credited', async () => {
+    const failingUser = await makeCardholder(conn(), project._id);
+    const failingCard = await issueCard(conn(), client, product.product_code, failingUser, '3.00');
+    await client.call('/api/v1/sandbox/rules/set', { external_user_id: failingUser, topup_failure: { failure: 'unavailable', times: 10 } });
+    const balance = (await client.balance({})).data.balance;
+    const order = await finished(conn(), (await client.withdraw({ card_id: failingCard._id, amount: '2.00', currency: 'USD' })).data.order_id);
+    assert.deepEqual([order.status, order.issue_status, order.last_error_slug], ['failed', 'withdraw_error', 'provider_unavailable']);
+    assert.deepEqual(await entriesOf(conn(), order._id), []);
+    assert.equal((await client.balance({})).data.balance, balance);
+    assert.equal((await providerCard(failingCard)).balance, 300);
+    assert.equal((await client.checkOrder({ order_id: order._id })).data.refunded_amount, '0.00');
+  });
+});
