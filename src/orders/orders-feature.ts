@@ -95,7 +95,6 @@ export async function createOrdersFeature({ config, logger, connection, provider
   const worker = new IssuanceWorker(connection, workflows, claims, queue, logger, {
     pollMs: config.WORKER_POLL_MS,
     concurrency: config.WORKER_CONCURRENCY,
-    leaseMs: config.WORKER_LEASE_MS,
   });
   const orders = new CardOrders(connection, charger, queue, (order, lease) => worker.handOff(order, lease), config.CACHE_TTL_MS, pauses);
 

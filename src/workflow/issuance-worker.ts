@@ -8,8 +8,6 @@ import type { OrderQueue } from './order-queue.js';
 export interface WorkerOptions {
   pollMs: number;
   concurrency: number;
-  /** How long a claim holds (an order held by another is not looked at again before then). */
-  leaseMs: number;
 }
 
 const DUE_BATCH = 50;
@@ -106,19 +104,14 @@ export class IssuanceWorker {
     this.backlog = false;
     let started = 0;
     // Shuffled so that workers in other processes polling the same list start elsewhere.
-    for (const { _id, due_at } of shuffle(due)) {
+    for (const { _id } of shuffle(due)) {
       if (this.inFlight.size >= this.options.concurrency) {
         this.backlog = true;
         break;
       }
       if (this.inFlight.has(_id) || exclude?.has(_id)) continue;
       const lease = await this.claims.tryClaim(_id);
-      if (!lease) {
-        // Another process holds it: it reschedules the entry when its step ends, or its lease
-        // runs out. Until then the entry would only take a place in every poll's batch.
-        await this.queue.defer(_id, due_at, new Date(Date.now() + this.options.leaseMs));
-        continue;
-      }
+      if (!lease) continue;
       exclude?.add(_id);
       started++;
       this.launch(_id, lease);

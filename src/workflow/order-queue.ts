@@ -71,11 +71,6 @@ export class OrderQueue {
     await this.entries.updateOne({ _id: orderId }, { $set: { due_at: dueAt } });
   }
 
-  /** Puts an entry off, unless someone rescheduled it since it was read as due at `seenDueAt`. */
-  async defer(orderId: string, seenDueAt: Date, until: Date): Promise<void> {
-    await this.entries.updateOne({ _id: orderId, due_at: seenDueAt }, { $set: { due_at: until } });
-  }
-
   /** After the order is terminal. */
   async remove(orderId: string): Promise<void> {
     await this.entries.deleteOne({ _id: orderId });

@@ -123,4 +123,39 @@ describe('a create killed between its writes, after a worker saw its entry witho
     assert.equal(await cardModel(conn()).countDocuments({ order_id: orderId }), 1);
     await assertExactlyOnce(conn(), project._id);
   });
+
+  it('when a request holds its order\'s lease while another process polls, then that process finishes the order within seconds once the request lets go, not a lease later', async () => {
+    const partner = await createTestProject({ url: 'http://127.0.0.1:1' });
+    const project = partner.project;
+    const product = await makeProduct(conn(), { issue_fee: 100 });
+    await deposit(conn(), project._id, 100_000);
+    const user = await makeCardholder(conn(), project._id);
+    await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
+
+    // No worker here: the request charges the order under its lease, then has nobody to hand it to.
+    const accepting = await start({ WORKER_ENABLED: 'false', WORKFLOW_PAUSE_AT: `charge@${project._id}` });
+    const polling = await start({ WORKER_LEASE_MS: '30000' });
+    const answer = clientFor(accepting.url, project._id, partner.keys).createCard(
+      { product_code: product.product_code, external_user_id: user, initial_balance: '1.00' },
+      { idempotencyKey: randomUUID() },
+    );
+    await waitUntil(() => pausedAt(accepting, 'charge') !== undefined, 60_000, 'the request to hold its order in the charge');
+    const orderId = (JSON.parse(pausedAt(accepting, 'charge')!) as { order_id: string }).order_id;
+    // Held for a while: the polling process tries the order at every poll (50 ms) and cannot claim it.
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.ok(await queuedOrderModel(conn()).exists({ _id: orderId }), 'still queued while held');
+
+    accepting.child.kill('SIGCONT');
+    assert.equal((await answer).status, 201);
+    const released = Date.now();
+    await waitUntil(
+      async () => (await orderModel(conn()).findById(orderId).lean<Order>())?.status === 'completed',
+      60_000,
+      'the polling process to finish the order',
+    );
+    const waited = Date.now() - released;
+    assert.ok(waited < 10_000, `finished ${waited} ms after the request let go, not a lease (30 s) later`);
+    assert.ok(polling.output.length > 0);
+    await assertExactlyOnce(conn(), project._id);
+  });
 });
