@@ -1,19 +1,17 @@
 import type { Connection, Model } from 'mongoose';
 import { cardModel, type Card } from '../cards/card-model.js';
-import type { Slug } from '../errors/slugs.js';
 import type { LedgerService } from '../ledger/ledger-service.js';
 import type { Logger } from '../logging/logger.js';
 import { OrderCharger } from '../orders/order-charge.js';
 import { TERMINAL_STATUSES, type IssueStatus, type Order } from '../orders/order-model.js';
-import { refundOwed } from '../orders/refund-policy.js';
-import { ProviderError, type CardProvider, type ProviderCard, type ProviderFailure, type TopUpResult } from '../provider/card-provider.js';
+import { ProviderError, type CardProvider, type ProviderCard, type TopUpResult } from '../provider/card-provider.js';
 import type { StepOutcome, WorkflowOptions } from '../workflow/issuance-workflow.js';
-import type { OrderTransition, OrderTransitions } from '../workflow/order-transitions.js';
+import { FencedSteps } from '../workflow/fenced-steps.js';
+import type { OrderTransitions } from '../workflow/order-transitions.js';
+import type { PausePoints } from '../workflow/pause-point.js';
 import type { OrderWorkflow } from '../workflow/workflow-registry.js';
 import { isFundsOp, type CardOpType, type ChangeOpType, type FundsOpType } from './card-op-requests.js';
 import { gatewayStatus, type CardState } from './card-state.js';
-
-const FAILURE_SLUG: Record<ProviderFailure, Slug> = { declined: 'provider_declined', unavailable: 'provider_unavailable', timeout: 'provider_timeout' };
 
 /** Per funds operation: its provider call and the issue_status of each step. */
 const FUNDS: Record<FundsOpType, { key: string; inProgress: IssueStatus; done: IssueStatus; error: IssueStatus }> = {
@@ -29,6 +27,7 @@ export interface CardOpWorkflowDeps {
   state: CardState;
   logger: Logger;
   options: WorkflowOptions;
+  pauses: PausePoints;
 }
 
 /**
@@ -50,12 +49,14 @@ export interface CardOpWorkflowDeps {
  */
 export class CardOperationWorkflow implements OrderWorkflow {
   private readonly cards: Model<Card>;
+  private readonly steps: FencedSteps;
 
   constructor(
     connection: Connection,
     private readonly deps: CardOpWorkflowDeps,
   ) {
     this.cards = cardModel(connection);
+    this.steps = new FencedSteps(deps);
   }
 
   async step(order: Order): Promise<StepOutcome> {
@@ -63,7 +64,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
     if (order.next_attempt_at && order.next_attempt_at.getTime() > Date.now()) return { next: 'wait' };
     const type = order.order_type as CardOpType;
     if (order.status === 'new') return this.start(order, type);
-    if (order.status !== 'processing') return this.misplaced(order);
+    if (order.status !== 'processing') return this.steps.misplaced(order);
     if (isFundsOp(type)) {
       const steps = FUNDS[type];
       switch (order.issue_status) {
@@ -72,20 +73,20 @@ export class CardOperationWorkflow implements OrderWorkflow {
         case steps.done:
           return type === 'card_topup' ? this.completeTopUp(order) : this.creditWithdrawal(order);
         case steps.error:
-          return this.settleFailure(order);
+          return this.steps.settleFailure(order);
         default:
-          return this.misplaced(order);
+          return this.steps.misplaced(order);
       }
     }
     switch (order.issue_status) {
       case 'card_change_in_progress':
         return this.changeCard(order, type);
       case 'card_change_done':
-        return this.move(order, { status: 'completed', issue_status: 'completed', completed_at: new Date() }, true);
+        return this.steps.move(order, { status: 'completed', issue_status: 'completed', completed_at: new Date() }, true);
       case 'card_change_error':
-        return this.move(order, { status: 'failed', failed_at: new Date() }, true);
+        return this.steps.move(order, { status: 'failed', failed_at: new Date() }, true);
       default:
-        return this.misplaced(order);
+        return this.steps.misplaced(order);
     }
   }
 
@@ -100,9 +101,9 @@ export class CardOperationWorkflow implements OrderWorkflow {
     // else can happen to the card, and nothing was sent for this order.
     if (type !== 'card_terminate' && order.card_id && (await this.deps.state.isTerminated(order.card_id))) {
       const errorStatus = isFundsOp(type) ? FUNDS[type].error : 'card_change_error';
-      return this.recordError(order, errorStatus, 'card_terminated', 'The card was terminated before the operation ran.');
+      return this.steps.recordError(order, errorStatus, 'card_terminated', 'The card was terminated before the operation ran.', { status: 'processing' });
     }
-    return this.move(order, { status: 'processing', issue_status: isFundsOp(type) ? FUNDS[type].inProgress : 'card_change_in_progress' });
+    return this.steps.move(order, { status: 'processing', issue_status: isFundsOp(type) ? FUNDS[type].inProgress : 'card_change_in_progress' });
   }
 
   private async moveFunds(order: Order, type: FundsOpType): Promise<StepOutcome> {
@@ -111,16 +112,15 @@ export class CardOperationWorkflow implements OrderWorkflow {
     try {
       const card = await this.card(order);
       const request = { idempotencyKey: `${order._id}:${steps.key}`, providerCardId: card.provider_card_id, amount: order.data.amount!, currency: order.data.currency! };
-      result = await this.call(() => (type === 'card_topup' ? this.deps.provider.topUp(request) : this.deps.provider.withdraw(request)));
+      result = await this.steps.call(() => (type === 'card_topup' ? this.deps.provider.topUp(request) : this.deps.provider.withdraw(request)));
     } catch (err) {
-      return this.providerFailed(order, err, steps.error);
+      return this.steps.providerFailed(order, err, steps.error);
     }
     if (result.status === 'failed') {
       const slug = type === 'card_withdraw' ? 'card_balance_insufficient' : 'provider_declined';
-      return this.recordError(order, steps.error, slug, `The provider refused the ${steps.key}.`, { provider_topup_id: result.topUpId });
+      return this.steps.recordError(order, steps.error, slug, `The provider refused the ${steps.key}.`, { provider_topup_id: result.topUpId });
     }
-    const noted = await this.deps.fence.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
-    return noted ? { next: 'continue', order: noted } : { next: 'continue' };
+    return this.steps.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
   }
 
   private async verifyFunds(order: Order, type: FundsOpType): Promise<StepOutcome> {
@@ -128,30 +128,29 @@ export class CardOperationWorkflow implements OrderWorkflow {
     let result: TopUpResult;
     try {
       const card = await this.card(order);
-      result = await this.call(() => this.deps.provider.verifyTopUp(card.provider_card_id, order.provider_topup_id!));
+      result = await this.steps.call(() => this.deps.provider.verifyTopUp(card.provider_card_id, order.provider_topup_id!));
     } catch (err) {
-      return this.providerFailed(order, err, steps.error);
+      return this.steps.providerFailed(order, err, steps.error);
     }
     if (result.status === 'pending') {
-      await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
-      return { next: 'wait' };
+      return this.steps.pollLater(order);
     }
-    if (result.status === 'failed') return this.recordError(order, steps.error, 'provider_declined', `The ${steps.key} did not reach the card.`);
-    return this.move(order, { issue_status: steps.done });
+    if (result.status === 'failed') return this.steps.recordError(order, steps.error, 'provider_declined', `The ${steps.key} did not reach the card.`);
+    return this.steps.move(order, { issue_status: steps.done });
   }
 
   private async completeTopUp(order: Order): Promise<StepOutcome> {
     const refreshed = await this.refreshCard(order);
-    if (!refreshed) return this.retryLater(order);
-    return this.move(order, { status: 'completed', issue_status: 'completed', provider_card_status: refreshed.status, completed_at: new Date() }, true);
+    if (!refreshed) return this.steps.pollLater(order);
+    return this.steps.move(order, { status: 'completed', issue_status: 'completed', provider_card_status: refreshed.status, completed_at: new Date() }, true);
   }
 
   /** The provider confirmed the withdrawal: credit it (once per order), then complete with its snapshots. */
   private async creditWithdrawal(order: Order): Promise<StepOutcome> {
     const { entry } = await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'withdrawal', amount: order.data.amount!, currency: order.data.currency! });
     const refreshed = await this.refreshCard(order);
-    if (!refreshed) return this.retryLater(order);
-    return this.move(
+    if (!refreshed) return this.steps.pollLater(order);
+    return this.steps.move(
       order,
       { status: 'completed', issue_status: 'completed', balance_before: entry.balance_before, balance_after: entry.balance_after, provider_card_status: refreshed.status, completed_at: new Date() },
       true,
@@ -163,19 +162,19 @@ export class CardOperationWorkflow implements OrderWorkflow {
     try {
       const card = await this.card(order);
       const request = { idempotencyKey: `${order._id}:${type}`, providerCardId: card.provider_card_id };
-      changed = await this.call(() =>
+      changed = await this.steps.call(() =>
         type === 'card_freeze' ? this.deps.provider.deactivate(request) : type === 'card_unfreeze' ? this.deps.provider.activate(request) : this.deps.provider.terminate(request),
       );
     } catch (err) {
       // The provider refuses a change of a card it terminated: say so rather than "declined".
       if (err instanceof ProviderError && !err.transient && order.card_id && type !== 'card_terminate' && (await this.deps.state.isTerminated(order.card_id))) {
-        return this.recordError(order, 'card_change_error', 'card_terminated', 'The card was terminated before the operation ran.');
+        return this.steps.recordError(order, 'card_change_error', 'card_terminated', 'The card was terminated before the operation ran.');
       }
-      return this.providerFailed(order, err, 'card_change_error');
+      return this.steps.providerFailed(order, err, 'card_change_error');
     }
     const refreshed = await this.refreshCard(order, type === 'card_terminate' ? changed : undefined);
-    if (!refreshed) return this.retryLater(order);
-    return this.move(order, { issue_status: 'card_change_done', provider_card_status: refreshed.status });
+    if (!refreshed) return this.steps.pollLater(order);
+    return this.steps.move(order, { issue_status: 'card_change_done', provider_card_status: refreshed.status });
   }
 
   /**
@@ -188,7 +187,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
     return this.deps.state.inTurn(card._id, async () => {
       let now: ProviderCard;
       try {
-        now = known ?? (await this.call(() => this.deps.provider.getCard(card.provider_card_id)));
+        now = known ?? (await this.steps.call(() => this.deps.provider.getCard(card.provider_card_id)));
       } catch (err) {
         if (!(err instanceof ProviderError)) throw err;
         this.deps.logger.warn('could not read the card back from the provider; retrying', { order_id: order._id, failure: err.failure });
@@ -205,74 +204,5 @@ export class CardOperationWorkflow implements OrderWorkflow {
     const card = await this.cards.findOne({ _id: order.card_id, project_id: order.project_id }).lean<Card>();
     if (!card) throw new Error(`card ${order.card_id} of order ${order._id} vanished`);
     return card;
-  }
-
-  private async retryLater(order: Order): Promise<StepOutcome> {
-    await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
-    return { next: 'wait' };
-  }
-
-  /** Transient errors back off and retry up to the limit; anything else fails the step now. */
-  private async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepOutcome> {
-    if (!(err instanceof ProviderError)) throw err;
-    const attempts = order.attempts + 1;
-    if (!err.transient || attempts >= this.deps.options.maxAttempts) {
-      return this.recordError(order, errorStatus, FAILURE_SLUG[err.failure], `${err.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
-    }
-    const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1) + Math.random() * this.deps.options.retryBaseMs;
-    this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
-    await this.deps.fence.note(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff) });
-    return { next: 'wait' };
-  }
-
-  /** Persists the failed step (still non-terminal) before any money moves. */
-  private recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepOutcome> {
-    this.deps.logger.warn('order step failed', { order_id: order._id, issue_status: errorStatus, slug });
-    return this.move(order, { ...extra, status: 'processing', issue_status: errorStatus, last_error_slug: slug, last_error: message });
-  }
-
-  /** Refunds what was charged and not delivered (once, by its own ledger entry), then fails the order. */
-  private async settleFailure(order: Order): Promise<StepOutcome> {
-    const refund = refundOwed({ ...order, status: 'failed' });
-    if (refund > 0) {
-      await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'refund', amount: refund, currency: order.data.currency! });
-    }
-    return this.move(order, { status: 'failed', failed_at: new Date() }, true);
-  }
-
-  private misplaced(order: Order): StepOutcome {
-    this.deps.logger.error('order in an unknown workflow state', { order_id: order._id, status: order.status, issue_status: order.issue_status });
-    return { next: 'done' };
-  }
-
-  /** The one transition out of the state the order leaves (another holder's, if first), then projected. */
-  private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepOutcome> {
-    const set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
-    const { transition } = await this.deps.fence.take(order, { set, unset: terminal ? ['next_attempt_at'] : [] });
-    return this.projected(order, transition);
-  }
-
-  private async projected(order: Order, transition: OrderTransition): Promise<StepOutcome> {
-    const moved = await this.deps.fence.project(order, transition);
-    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
-  }
-
-  private later(ms: number): Date {
-    return new Date(Date.now() + ms);
-  }
-
-  /** A provider call that does not answer in time is a transient timeout. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new ProviderError('timeout', true, 'the provider did not answer in time')), this.deps.options.timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

@@ -30,7 +30,7 @@ export function createCardOps(connection: Connection, logger: Logger, orders: Or
   const state = new CardState(connection);
   engine.workflows.register(
     CARD_OP_TYPES,
-    new CardOperationWorkflow(connection, { provider: orders.provider, ledger: orders.ledger, charger: engine.charger, fence: engine.fence, state, logger, options: engine.options }),
+    new CardOperationWorkflow(connection, { provider: orders.provider, ledger: orders.ledger, charger: engine.charger, fence: engine.fence, state, logger, options: engine.options, pauses: engine.pauses }),
   );
   const operations = new CardOperations(connection, {
     charger: engine.charger,

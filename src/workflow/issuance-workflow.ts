@@ -1,16 +1,15 @@
 import type { Connection, Model } from 'mongoose';
 import type { CardService } from '../cards/card-service.js';
-import type { Slug } from '../errors/slugs.js';
 import type { LedgerService } from '../ledger/ledger-service.js';
 import type { Logger } from '../logging/logger.js';
-import { orderModel, TERMINAL_STATUSES, type IssueStatus, type Order } from '../orders/order-model.js';
-import { refundOwed } from '../orders/refund-policy.js';
+import { orderModel, TERMINAL_STATUSES, type Order } from '../orders/order-model.js';
 import { productModel, type Product } from '../products/product-model.js';
-import { ProviderError, type CardProvider, type ProviderFailure } from '../provider/card-provider.js';
+import type { CardProvider } from '../provider/card-provider.js';
 import { cardIdFor } from '../ids/ids.js';
 import { cardModel, type Card } from '../cards/card-model.js';
 import { OrderCharger } from '../orders/order-charge.js';
-import type { OrderTransition, OrderTransitions } from './order-transitions.js';
+import { FencedSteps } from './fenced-steps.js';
+import type { OrderTransitions } from './order-transitions.js';
 import type { PausePoints } from './pause-point.js';
 import type { OrderWorkflow } from './workflow-registry.js';
 
@@ -33,12 +32,6 @@ export interface StepOutcome {
   next: StepResult;
   order?: Order;
 }
-
-const FAILURE_SLUG: Record<ProviderFailure, Slug> = {
-  declined: 'provider_declined',
-  unavailable: 'provider_unavailable',
-  timeout: 'provider_timeout',
-};
 
 /**
  * The issuance workflow of one card-issue order (contract section 3, lifecycle):
@@ -65,6 +58,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
   private readonly orders: Model<Order>;
   private readonly products: Model<Product>;
   private readonly cards: Model<Card>;
+  private readonly steps: FencedSteps;
 
   constructor(
     connection: Connection,
@@ -82,6 +76,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
     this.orders = orderModel(connection);
     this.products = productModel(connection);
     this.cards = cardModel(connection);
+    this.steps = new FencedSteps(deps);
   }
 
   async step(order: Order): Promise<StepOutcome> {
@@ -96,7 +91,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
           if (charged && !OrderCharger.isSettled(charged)) return { next: 'wait' };
           return charged ? { next: 'continue', order: charged } : { next: 'continue' };
         }
-        return this.move(order, { status: 'activating', issue_status: 'card_create_pending' });
+        return this.steps.move(order, { status: 'activating', issue_status: 'card_create_pending' });
       case 'activating':
         switch (order.issue_status) {
           case 'card_create_pending':
@@ -104,31 +99,31 @@ export class IssuanceWorkflow implements OrderWorkflow {
           case 'card_create_done':
             await this.ensureCardStored(order);
             return (order.data.initial_balance ?? 0) > 0
-              ? this.move(order, { status: 'processing', issue_status: 'initial_topup_pending' })
-              : this.move(order, { status: 'processing', issue_status: 'initial_topup_skipped' });
+              ? this.steps.move(order, { status: 'processing', issue_status: 'initial_topup_pending' })
+              : this.steps.move(order, { status: 'processing', issue_status: 'initial_topup_skipped' });
           case 'card_create_error':
-            return this.settleFailure(order);
+            return this.steps.settleFailure(order);
           default:
-            return this.misplaced(order);
+            return this.steps.misplaced(order);
         }
       case 'processing':
         switch (order.issue_status) {
           case 'initial_topup_pending':
             // Recorded before the top-up is sent: from here the order cannot fail as if it was not.
-            return this.move(order, { issue_status: 'initial_topup_in_progress' });
+            return this.steps.move(order, { issue_status: 'initial_topup_in_progress' });
           case 'initial_topup_in_progress':
             return order.provider_topup_id === undefined ? this.topUp(order) : this.verifyTopUp(order);
           case 'initial_topup_done':
             // Nobody else moves this card's money before its order completes (card_not_ready).
             await this.cards.updateOne({ _id: cardIdFor(order._id) }, { $set: { balance: order.data.initial_balance } });
-            return this.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
+            return this.steps.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
           case 'initial_topup_skipped':
-            return this.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
+            return this.steps.move(order, { status: 'completed', issue_status: 'completed', is_issued: true, completed_at: new Date() }, true);
           case 'initial_topup_error':
           case 'initial_topup_verify_error':
-            return this.settleFailure(order);
+            return this.steps.settleFailure(order);
           default:
-            return this.misplaced(order);
+            return this.steps.misplaced(order);
         }
       default:
         return { next: 'done' };
@@ -139,7 +134,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
     const product = await this.products.findOne({ product_code: order.data.product_code }).lean<Product>();
     let card;
     try {
-      card = await this.call(() =>
+      card = await this.steps.call(() =>
         this.deps.provider.createCard({
           idempotencyKey: `${order._id}:create-card`,
           orderId: order._id,
@@ -152,21 +147,21 @@ export class IssuanceWorkflow implements OrderWorkflow {
         }),
       );
     } catch (err) {
-      return this.providerFailed(order, err, 'card_create_error');
+      return this.steps.providerFailed(order, err, 'card_create_error');
     }
     const seen = { provider_card_id: card.providerCardId, provider_card_status: card.status };
     if (card.status === 'issuing') {
-      await this.deps.fence.note(order, { ...seen, attempts: 0, next_attempt_at: this.later(this.deps.options.pollMs) });
+      await this.deps.fence.note(order, { ...seen, attempts: 0, next_attempt_at: this.steps.later(this.deps.options.pollMs) });
       return { next: 'wait' };
     }
     if (card.status !== 'active') {
-      return this.recordError(order, 'card_create_error', 'provider_declined', `The provider reported the card ${card.status}.`, seen);
+      return this.steps.recordError(order, 'card_create_error', 'provider_declined', `The provider reported the card ${card.status}.`, seen);
     }
     let secrets;
     try {
-      secrets = await this.call(() => this.deps.provider.readCardSecrets(card.providerCardId));
+      secrets = await this.steps.call(() => this.deps.provider.readCardSecrets(card.providerCardId));
     } catch (err) {
-      return this.providerFailed(order, err, 'card_create_error');
+      return this.steps.providerFailed(order, err, 'card_create_error');
     }
     await this.deps.pauses.at('card', order);
     // The card is stored only once card_create_done is the decision that holds (a holder that
@@ -175,7 +170,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
     if (transition.set.issue_status === 'card_create_done' && (won || transition.set.provider_card_id === card.providerCardId)) {
       await this.deps.cards.storeIssued({ order, providerCardId: card.providerCardId, maskedPan: card.maskedPan, secrets });
     }
-    return this.projected(order, transition);
+    return this.steps.projected(order, transition);
   }
 
   /**
@@ -186,8 +181,8 @@ export class IssuanceWorkflow implements OrderWorkflow {
     if (await this.cards.exists({ _id: cardIdFor(order._id) })) return;
     const providerCardId = order.provider_card_id!;
     const [card, secrets] = await Promise.all([
-      this.call(() => this.deps.provider.getCard(providerCardId)),
-      this.call(() => this.deps.provider.readCardSecrets(providerCardId)),
+      this.steps.call(() => this.deps.provider.getCard(providerCardId)),
+      this.steps.call(() => this.deps.provider.readCardSecrets(providerCardId)),
     ]);
     await this.deps.cards.storeIssued({ order, providerCardId, maskedPan: card.maskedPan, secrets });
   }
@@ -195,7 +190,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
   private async topUp(order: Order): Promise<StepOutcome> {
     let result;
     try {
-      result = await this.call(() =>
+      result = await this.steps.call(() =>
         this.deps.provider.topUp({
           idempotencyKey: `${order._id}:topup`,
           providerCardId: order.provider_card_id!,
@@ -204,110 +199,32 @@ export class IssuanceWorkflow implements OrderWorkflow {
         }),
       );
     } catch (err) {
-      return this.providerFailed(order, err, 'initial_topup_error');
+      return this.steps.providerFailed(order, err, 'initial_topup_error');
     }
     if (result.status === 'failed') {
-      return this.recordError(order, 'initial_topup_error', 'provider_declined', 'The provider refused the initial top-up.', {
+      return this.steps.recordError(order, 'initial_topup_error', 'provider_declined', 'The provider refused the initial top-up.', {
         provider_topup_id: result.topUpId,
       });
     }
     await this.deps.pauses.at('topup', order);
     // Still initial_topup_in_progress: the next step verifies it.
-    const noted = await this.deps.fence.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
-    return noted ? { next: 'continue', order: noted } : { next: 'continue' };
+    return this.steps.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
   }
 
   private async verifyTopUp(order: Order): Promise<StepOutcome> {
     let result;
     try {
-      result = await this.call(() => this.deps.provider.verifyTopUp(order.provider_card_id!, order.provider_topup_id!));
+      result = await this.steps.call(() => this.deps.provider.verifyTopUp(order.provider_card_id!, order.provider_topup_id!));
     } catch (err) {
-      return this.providerFailed(order, err, 'initial_topup_verify_error');
+      return this.steps.providerFailed(order, err, 'initial_topup_verify_error');
     }
     if (result.status === 'pending') {
-      await this.deps.fence.note(order, { next_attempt_at: this.later(this.deps.options.pollMs) });
-      return { next: 'wait' };
+      return this.steps.pollLater(order);
     }
     await this.deps.pauses.at('verify', order);
     if (result.status === 'failed') {
-      return this.recordError(order, 'initial_topup_verify_error', 'provider_declined', 'The initial top-up did not reach the card.');
+      return this.steps.recordError(order, 'initial_topup_verify_error', 'provider_declined', 'The initial top-up did not reach the card.');
     }
-    return this.move(order, { issue_status: 'initial_topup_done' });
-  }
-
-  /** Transient errors back off and retry up to the limit; anything else fails the step now. */
-  private async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepOutcome> {
-    if (!(err instanceof ProviderError)) throw err;
-    const slug = FAILURE_SLUG[err.failure];
-    const attempts = order.attempts + 1;
-    if (!err.transient || attempts >= this.deps.options.maxAttempts) {
-      return this.recordError(order, errorStatus, slug, `${err.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
-    }
-    const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1);
-    const jitter = Math.random() * this.deps.options.retryBaseMs;
-    this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
-    await this.deps.fence.note(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) });
-    return { next: 'wait' };
-  }
-
-  /** Persists the failed step (still non-terminal) before any money moves. */
-  private async recordError(order: Order, errorStatus: IssueStatus, slug: Slug, message: string, extra: Partial<Order> = {}): Promise<StepOutcome> {
-    this.deps.logger.warn('order step failed', { order_id: order._id, issue_status: errorStatus, slug });
-    await this.deps.pauses.at('failure', order);
-    return this.move(order, { ...extra, issue_status: errorStatus, last_error_slug: slug, last_error: message });
-  }
-
-  /** Refunds what was charged and not delivered (once, by its own ledger entry), then fails the order. */
-  private async settleFailure(order: Order): Promise<StepOutcome> {
-    const refund = refundOwed({ ...order, status: 'failed' });
-    if (refund > 0) {
-      await this.deps.ledger.append({ project_id: order.project_id, order_id: order._id, kind: 'refund', amount: refund, currency: order.data.currency! });
-    }
-    // The only way out of an *_error state: whoever records it, the refund above is the same one.
-    await this.deps.pauses.at('refund', order);
-    return this.move(order, { status: 'failed', failed_at: new Date() }, true);
-  }
-
-  private misplaced(order: Order): StepOutcome {
-    this.deps.logger.error('order in an unknown workflow state', { order_id: order._id, status: order.status, issue_status: order.issue_status });
-    return { next: 'done' };
-  }
-
-  /**
-   * Moves the order to its next step: recorded as the one transition out of the step it leaves
-   * (another holder's, if theirs came first), then written into the order document.
-   */
-  private async move(order: Order, changes: Partial<Order>, terminal = false): Promise<StepOutcome> {
-    const set = { ...changes, attempts: 0, ...(terminal ? {} : { next_attempt_at: new Date() }) };
-    const { transition } = await this.deps.fence.take(order, { set, unset: terminal ? ['next_attempt_at'] : [] });
-    return this.projected(order, transition);
-  }
-
-  /** The order as the transition that holds leaves it, when that write is known to have applied. */
-  private async projected(order: Order, transition: OrderTransition): Promise<StepOutcome> {
-    const moved = await this.deps.fence.project(order, transition);
-    return moved ? { next: 'continue', order: moved } : { next: 'continue' };
-  }
-
-  private later(ms: number): Date {
-    return new Date(Date.now() + ms);
-  }
-
-  /** A provider call that does not answer in time is a transient timeout. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([
-        fn(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () => reject(new ProviderError('timeout', true, 'the provider did not answer in time')),
-            this.deps.options.timeoutMs,
-          );
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.steps.move(order, { issue_status: 'initial_topup_done' });
   }
 }
