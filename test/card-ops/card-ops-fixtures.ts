@@ -5,6 +5,10 @@ import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { waitUntil } from '../support/gateway-process.js';
+import type { Product } from '../../src/products/product-model.js';
+import type { Project } from '../../src/projects/project-model.js';
+import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { createTestProject, startTestGateway, type TestGateway } from '../support/partner.js';
 import { simulatorState } from '../support/provider-sim.js';
 
 /** Shared steps of the card-operation tests: a card issued through the API, orders waited for, stored state read. */
@@ -55,4 +59,27 @@ export async function providerCard(card: Pick<Card, 'provider_card_id'>) {
   const found = (await simulatorState()).cards.find((c) => c.id === card.provider_card_id);
   assert.ok(found, 'the simulator has the card');
   return found;
+}
+
+export interface CardOpsWorld {
+  tg: TestGateway;
+  client: PartnerClient;
+  project: Project;
+  product: Product;
+  /** A verified cardholder's external_user_id. */
+  user: string;
+}
+
+/**
+ * What every card-operation suite starts from: a gateway with its worker, a project funded with
+ * `deposit` minor units, a product and a verified cardholder. The caller closes `tg`.
+ */
+export async function cardOpsWorld(connection: Connection, options: { deposit: number; product?: Partial<Product> }): Promise<CardOpsWorld> {
+  const tg = await startTestGateway({ config: WORKER_CONFIG });
+  await tg.gateway.start();
+  const { client, project } = await createTestProject({ url: tg.url });
+  const product = await makeProduct(connection, options.product ?? { issue_fee: 0 });
+  const user = await makeCardholder(connection, project._id);
+  await deposit(connection, project._id, options.deposit);
+  return { tg, client, project, product, user };
 }

@@ -3,12 +3,10 @@ import type { PartnerClient } from '../../src/client/index.js';
 import type { Card } from '../../src/cards/card-model.js';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import type { Product } from '../../src/products/product-model.js';
-import type { Project } from '../../src/projects/project-model.js';
-import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { createTestProject, expectApiError, type TestGateway } from '../support/partner.js';
 import { setFaults, suiteSimulator } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
-import { entriesOf, finished, issueCard, providerCard, storedCard, storedOrder, WORKER_CONFIG } from './card-ops-fixtures.js';
+import { cardOpsWorld, entriesOf, finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
 /** cards/freeze, cards/unfreeze and cards/terminate through the partner client and the provider simulator. */
 describe('card freeze, unfreeze and terminate', function () {
@@ -16,17 +14,11 @@ describe('card freeze, unfreeze and terminate', function () {
   const conn = () => testStore().connection;
   let tg: TestGateway;
   let client: PartnerClient;
-  let project: Project;
   let product: Product;
   let user: string;
 
   before(async () => {
-    tg = await startTestGateway({ config: WORKER_CONFIG });
-    await tg.gateway.start();
-    ({ client, project } = await createTestProject({ url: tg.url }));
-    product = await makeProduct(conn(), { issue_fee: 0 });
-    user = await makeCardholder(conn(), project._id);
-    await deposit(conn(), project._id, 100_000);
+    ({ tg, client, product, user } = await cardOpsWorld(conn(), { deposit: 100_000 }));
   });
   after(async () => {
     await tg.close();

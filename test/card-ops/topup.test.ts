@@ -6,9 +6,9 @@ import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { assertChainIntact, chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { createTestProject, expectApiError, type TestGateway } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
-import { entriesOf, finished, issueCard, providerCard, storedCard, storedOrder, WORKER_CONFIG } from './card-ops-fixtures.js';
+import { cardOpsWorld, entriesOf, finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
 /** cards/topup through the partner client against the provider simulator process and the real store. */
 describe('card top-up', function () {
@@ -22,12 +22,7 @@ describe('card top-up', function () {
   let card: Card;
 
   before(async () => {
-    tg = await startTestGateway({ config: WORKER_CONFIG });
-    await tg.gateway.start();
-    ({ client, project } = await createTestProject({ url: tg.url }));
-    product = await makeProduct(conn(), { issue_fee: 100, limits: { per_transaction: 50_000 } });
-    user = await makeCardholder(conn(), project._id);
-    await deposit(conn(), project._id, 100_000);
+    ({ tg, client, project, product, user } = await cardOpsWorld(conn(), { deposit: 100_000, product: { issue_fee: 100, limits: { per_transaction: 50_000 } } }));
     card = await issueCard(conn(), client, product.product_code, user, '10.00');
   });
   after(async () => {

@@ -3,10 +3,10 @@ import type { PartnerClient } from '../../src/client/index.js';
 import type { Card } from '../../src/cards/card-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
-import { assertChainIntact, chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { assertChainIntact, chainOf, makeCardholder } from '../support/orders-fixtures.js';
+import { expectApiError, type TestGateway } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
-import { entriesOf, finished, issueCard, providerCard, storedCard, storedOrder, WORKER_CONFIG } from './card-ops-fixtures.js';
+import { cardOpsWorld, entriesOf, finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
 /** cards/withdraw: funds off the card at the provider, credited to the master balance once confirmed. */
 describe('card withdraw', function () {
@@ -20,12 +20,7 @@ describe('card withdraw', function () {
   let card: Card;
 
   before(async () => {
-    tg = await startTestGateway({ config: WORKER_CONFIG });
-    await tg.gateway.start();
-    ({ client, project } = await createTestProject({ url: tg.url }));
-    product = await makeProduct(conn(), { issue_fee: 0 });
-    user = await makeCardholder(conn(), project._id);
-    await deposit(conn(), project._id, 10_000);
+    ({ tg, client, project, product, user } = await cardOpsWorld(conn(), { deposit: 10_000 }));
     card = await issueCard(conn(), client, product.product_code, user, '10.00');
   });
   after(async () => {
