@@ -120,6 +120,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
       const slug = type === 'card_withdraw' ? 'card_balance_insufficient' : 'provider_declined';
       return this.steps.recordError(order, steps.error, slug, `The provider refused the ${steps.key}.`, { provider_topup_id: result.topUpId });
     }
+    await this.deps.pauses.at('topup', order);
     return this.steps.note(order, { provider_topup_id: result.topUpId, attempts: 0, next_attempt_at: new Date() });
   }
 
@@ -135,6 +136,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
     if (result.status === 'pending') {
       return this.steps.pollLater(order);
     }
+    await this.deps.pauses.at('verify', order);
     if (result.status === 'failed') return this.steps.recordError(order, steps.error, 'provider_declined', `The ${steps.key} did not reach the card.`);
     return this.steps.move(order, { issue_status: steps.done });
   }
@@ -172,6 +174,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
       }
       return this.steps.providerFailed(order, err, 'card_change_error');
     }
+    await this.deps.pauses.at('card', order);
     const refreshed = await this.refreshCard(order, type === 'card_terminate' ? changed : undefined);
     if (!refreshed) return this.steps.pollLater(order);
     return this.steps.move(order, { issue_status: 'card_change_done', provider_card_status: refreshed.status });

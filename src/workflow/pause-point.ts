@@ -15,7 +15,9 @@ export type PauseStep = (typeof PAUSE_STEPS)[number];
  * Without the setting, `at` returns at once.
  *
  * The request path has two: `create` (the queue entry written, the order not yet) and `settle`
- * (the order stored, not yet charged).
+ * (the order stored, not yet charged). The card operations reuse the workflow's: `topup` (the
+ * provider loaded or unloaded the card, not yet noted), `verify` (its verification answered),
+ * `card` (a freeze, unfreeze or terminate answered, the card not yet written), `failure`, `refund`.
  */
 export class PausePoints {
   private readonly steps = new Set<string>();
