@@ -114,7 +114,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
       const request = { idempotencyKey: `${order._id}:${steps.key}`, providerCardId: card.provider_card_id, amount: order.data.amount!, currency: order.data.currency! };
       result = await this.steps.call(() => (type === 'card_topup' ? this.deps.provider.topUp(request) : this.deps.provider.withdraw(request)));
     } catch (err) {
-      return this.steps.providerFailed(order, err, steps.error);
+      return this.steps.providerFailed(order, err, steps.error, true);
     }
     if (result.status === 'failed') {
       const slug = type === 'card_withdraw' ? 'card_balance_insufficient' : 'provider_declined';
@@ -131,7 +131,7 @@ export class CardOperationWorkflow implements OrderWorkflow {
       const card = await this.card(order);
       result = await this.steps.call(() => this.deps.provider.verifyTopUp(card.provider_card_id, order.provider_topup_id!));
     } catch (err) {
-      return this.steps.providerFailed(order, err, steps.error);
+      return this.steps.providerFailed(order, err, steps.error, true);
     }
     if (result.status === 'pending') {
       return this.steps.pollLater(order);

@@ -14,6 +14,9 @@ const FAILURE_SLUG: Record<ProviderFailure, Slug> = {
   timeout: 'provider_timeout',
 };
 
+/** The longest wait between two asks of a money movement whose outcome is unknown. */
+export const MONEY_RETRY_MAX_MS = 60_000;
+
 export interface FencedStepsDeps {
   fence: OrderTransitions;
   ledger: LedgerService;
@@ -85,16 +88,27 @@ export class FencedSteps {
     return this.move(order, { ...extra, issue_status: errorStatus, last_error_slug: slug, last_error: message });
   }
 
-  /** Transient errors back off and retry up to the limit; anything else fails the step now. */
-  async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus): Promise<StepOutcome> {
+  /**
+   * Transient errors back off and retry up to the limit; anything else fails the step now.
+   *
+   * A call that moves money (`movesMoney`: a load, an unload, their verification) is different: a
+   * timeout or a 5xx says nothing of whether the provider moved the money, and failing the order
+   * would refund a top-up that reached the card, or drop a withdrawal that left it. So its
+   * transient errors are retried with the same idempotency key (the provider answers a repeat with
+   * the first outcome) for as long as it takes, the backoff capped at MONEY_RETRY_MAX_MS; only a
+   * definitive answer ends the step. Support sees such an order in `processing` with `last_error`,
+   * and reconciliation reports it as stuck.
+   */
+  async providerFailed(order: Order, err: unknown, errorStatus: IssueStatus, movesMoney = false): Promise<StepOutcome> {
     if (!(err instanceof ProviderError)) throw err;
     const attempts = order.attempts + 1;
-    if (!err.transient || attempts >= this.deps.options.maxAttempts) {
+    if (!err.transient || (!movesMoney && attempts >= this.deps.options.maxAttempts)) {
       return this.recordError(order, errorStatus, FAILURE_SLUG[err.failure], `${err.message} (after ${attempts} attempt${attempts === 1 ? '' : 's'})`);
     }
-    const backoff = this.deps.options.retryBaseMs * 2 ** (attempts - 1);
+    const backoff = Math.min(this.deps.options.retryBaseMs * 2 ** Math.min(attempts - 1, 30), movesMoney ? MONEY_RETRY_MAX_MS : Infinity);
     const jitter = Math.random() * this.deps.options.retryBaseMs;
-    this.deps.logger.warn('provider call failed; retrying', { order_id: order._id, failure: err.failure, attempts });
+    const message = attempts >= this.deps.options.maxAttempts ? 'provider call failed; the money movement is unresolved, asking again' : 'provider call failed; retrying';
+    this.deps.logger.warn(message, { order_id: order._id, failure: err.failure, attempts });
     await this.deps.fence.note(order, { attempts, last_error: err.message, next_attempt_at: this.later(backoff + jitter) });
     return { next: 'wait' };
   }

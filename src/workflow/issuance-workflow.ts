@@ -199,7 +199,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
         }),
       );
     } catch (err) {
-      return this.steps.providerFailed(order, err, 'initial_topup_error');
+      return this.steps.providerFailed(order, err, 'initial_topup_error', true);
     }
     if (result.status === 'failed') {
       return this.steps.recordError(order, 'initial_topup_error', 'provider_declined', 'The provider refused the initial top-up.', {
@@ -216,7 +216,7 @@ export class IssuanceWorkflow implements OrderWorkflow {
     try {
       result = await this.steps.call(() => this.deps.provider.verifyTopUp(order.provider_card_id!, order.provider_topup_id!));
     } catch (err) {
-      return this.steps.providerFailed(order, err, 'initial_topup_verify_error');
+      return this.steps.providerFailed(order, err, 'initial_topup_verify_error', true);
     }
     if (result.status === 'pending') {
       return this.steps.pollLater(order);

@@ -7,6 +7,7 @@ import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { assertChainIntact, chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject, expectApiError, type TestGateway } from '../support/partner.js';
+import { simulatorState } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
 import { cardOpsWorld, entriesOf, finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
@@ -138,7 +139,6 @@ describe('card top-up', function () {
   describe('provider failures', () => {
     for (const [what, failure, slug] of [
       ['declines', { failure: 'declined', times: 1 }, 'provider_declined'],
-      ['keeps answering 5xx', { failure: 'unavailable', times: 10 }, 'provider_unavailable'],
     ] as const) {
       it(`when the provider ${what}, then the order fails with ${slug} and the charge is refunded exactly once`, async () => {
         const failingUser = await makeCardholder(conn(), project._id);
@@ -157,6 +157,21 @@ describe('card top-up', function () {
         assertChainIntact(await chainOf(conn(), project._id));
       });
     }
+
+    it('when the provider keeps answering 5xx past the retry limit, then the top-up is not failed and refunded (the load may have happened): it is asked again with the same key until the provider answers, and completes with one load', async () => {
+      const flakyUser = await makeCardholder(conn(), project._id);
+      const flakyCard = await issueCard(conn(), client, product.product_code, flakyUser);
+      // More failures than PROVIDER_MAX_ATTEMPTS (2) workflow attempts of PROVIDER_HTTP_ATTEMPTS requests each.
+      await client.call('/api/v1/sandbox/rules/set', { external_user_id: flakyUser, topup_failure: { failure: 'unavailable', times: 12 } });
+      const { data } = await client.topUp({ card_id: flakyCard._id, amount: '3.00', currency: 'USD' });
+      const order = await finished(conn(), data.order_id, 60_000);
+      assert.deepEqual([order.status, order.issue_status, order.last_error_slug], ['completed', 'completed', undefined]);
+      assert.deepEqual((await entriesOf(conn(), order._id)).map((e) => [e.kind, e.amount]), [['charge', -300]]);
+      const loads = (await simulatorState()).loads.filter((l) => l.cardId === flakyCard.provider_card_id);
+      assert.equal(loads.length, 1, 'one load at the provider');
+      assert.equal((await providerCard(flakyCard)).balance, 300);
+      assert.equal((await storedCard(conn(), flakyCard._id)).balance, 300);
+    });
   });
 
   describe('races', () => {

@@ -65,16 +65,29 @@ describe('card withdraw', function () {
     assert.equal((await expectApiError(client.withdraw({ card_id: card._id, amount: '0', currency: 'USD' }))).slug, 'amount_below_minimum');
   });
 
-  it('when the provider keeps failing the unload, then the order fails and nothing is credited', async () => {
-    const failingUser = await makeCardholder(conn(), project._id);
-    const failingCard = await issueCard(conn(), client, product.product_code, failingUser, '3.00');
-    await client.call('/api/v1/sandbox/rules/set', { external_user_id: failingUser, topup_failure: { failure: 'unavailable', times: 10 } });
+  it('when the provider keeps answering 5xx past the retry limit, then the unload is not failed (it may have happened): it is asked again with the same key and credited once when the provider answers', async () => {
+    const flakyUser = await makeCardholder(conn(), project._id);
+    const flakyCard = await issueCard(conn(), client, product.product_code, flakyUser, '3.00');
+    await client.call('/api/v1/sandbox/rules/set', { external_user_id: flakyUser, topup_failure: { failure: 'unavailable', times: 12 } });
+    const balance = (await chainOf(conn(), project._id)).at(-1)!.balance_after;
+    const order = await finished(conn(), (await client.withdraw({ card_id: flakyCard._id, amount: '2.00', currency: 'USD' })).data.order_id, 60_000);
+    assert.deepEqual([order.status, order.issue_status], ['completed', 'completed']);
+    assert.deepEqual((await entriesOf(conn(), order._id)).map((e) => [e.kind, e.amount]), [['withdrawal', 200]]);
+    assert.equal((await chainOf(conn(), project._id)).at(-1)!.balance_after, balance + 200);
+    assert.equal((await providerCard(flakyCard)).balance, 100);
+    assert.equal((await storedCard(conn(), flakyCard._id)).balance, 100);
+  });
+
+  it('when the provider refuses the unload (the card holds less than the provider says), then the order fails and nothing is credited', async () => {
+    const refusedUser = await makeCardholder(conn(), project._id);
+    const refusedCard = await issueCard(conn(), client, product.product_code, refusedUser, '3.00');
+    await client.call('/api/v1/sandbox/rules/set', { external_user_id: refusedUser, topup_failure: { failure: 'declined', times: 1 } });
     const balance = (await client.balance({})).data.balance;
-    const order = await finished(conn(), (await client.withdraw({ card_id: failingCard._id, amount: '2.00', currency: 'USD' })).data.order_id);
-    assert.deepEqual([order.status, order.issue_status, order.last_error_slug], ['failed', 'withdraw_error', 'provider_unavailable']);
+    const order = await finished(conn(), (await client.withdraw({ card_id: refusedCard._id, amount: '2.00', currency: 'USD' })).data.order_id);
+    assert.deepEqual([order.status, order.issue_status, order.last_error_slug], ['failed', 'withdraw_error', 'provider_declined']);
     assert.deepEqual(await entriesOf(conn(), order._id), []);
     assert.equal((await client.balance({})).data.balance, balance);
-    assert.equal((await providerCard(failingCard)).balance, 300);
+    assert.equal((await providerCard(refusedCard)).balance, 300);
     assert.equal((await client.checkOrder({ order_id: order._id })).data.refunded_amount, '0.00');
   });
 });

@@ -140,7 +140,6 @@ describe('card orders through the partner API', function () {
     ['card creation times out', { create_card_failure: { failure: 'timeout', times: 3 } }, 'card_create_error', 'provider_timeout', 1250],
     ['the held card is failed by the simulator', { card_issue: 'hold' }, 'card_create_error', 'provider_declined', 1250],
     ['the top-up is refused', { topup_result: 'fail' }, 'initial_topup_error', 'provider_declined', 1000],
-    ['the top-up stays unavailable', { topup_failure: { failure: 'unavailable', times: 3 } }, 'initial_topup_error', 'provider_unavailable', 1000],
     ['the top-up fails verification', { topup_result: 'verify_fail' }, 'initial_topup_verify_error', 'provider_declined', 1000],
   ];
   for (const [what, rule, issueStatus, slug, refund] of failures) {

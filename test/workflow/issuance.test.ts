@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createGateway, type Gateway } from '../../src/app.js';
+import { cardModel } from '../../src/cards/card-model.js';
 import { luhnValid } from '../../src/cards/luhn.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import type { Slug } from '../../src/errors/slugs.js';
@@ -12,6 +13,7 @@ import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js
 import { OrderQueue } from '../../src/workflow/order-queue.js';
 import { testLogger } from '../support/log-capture.js';
 import { assertChainIntact, chainOf, deposit, exactlyOnceReport, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
+import { simulatorState } from '../support/provider-sim.js';
 import { testConfig } from '../support/test-config.js';
 import { testStore } from '../support/test-store.js';
 
@@ -134,8 +136,6 @@ describe('issuance workflow (provider simulator over HTTP, real store)', functio
     ['card creation stays unavailable past the retries', { create_card_failure: { failure: 'unavailable', times: 3 } }, 'card_create_error', 'provider_unavailable', (t) => t],
     ['card creation times out past the retries', { create_card_failure: { failure: 'timeout', times: 5 } }, 'card_create_error', 'provider_timeout', (t) => t],
     ['the top-up is refused', { topup_result: 'fail' }, 'initial_topup_error', 'provider_declined', () => 2000],
-    ['the top-up stays unavailable past the retries', { topup_failure: { failure: 'unavailable', times: 3 } }, 'initial_topup_error', 'provider_unavailable', () => 2000],
-    ['the top-up times out past the retries', { topup_failure: { failure: 'timeout', times: 3 } }, 'initial_topup_error', 'provider_timeout', () => 2000],
     ['the top-up fails verification', { topup_result: 'verify_fail' }, 'initial_topup_verify_error', 'provider_declined', () => 2000],
   ];
   for (const [what, rule, issueStatus, slug, refund] of failures) {
@@ -162,6 +162,20 @@ describe('issuance workflow (provider simulator over HTTP, real store)', functio
       assert.equal(entries.at(-1)!.balance_after, 10_000 - 2300 + refund(2300));
       const view = await check(id);
       assert.deepEqual([view.status, view.last_error_slug, view.issue_status], ['failed', slug, issueStatus]);
+    });
+  }
+
+  for (const failure of ['unavailable', 'timeout'] as const) {
+    it(`when the initial top-up is ${failure} past the retry limit, then the order is not failed and refunded (the load may have happened): it asks again with the same key and completes with one load`, async () => {
+      // PROVIDER_MAX_ATTEMPTS is 3: the old rule failed the order at the third.
+      const id = await order({ topup_failure: { failure, times: 5 } });
+      const done = await runUntil(id);
+      assert.deepEqual([done.status, done.issue_status, done.is_issued], ['completed', 'completed', true]);
+      assert.deepEqual(await refunds(id), []);
+      const report = await exactlyOnceReport(conn(), project._id);
+      assert.equal(report.providerCardsPerOrder.get(id), 1);
+      const card = (await cardModel(conn()).findOne({ order_id: id }).lean())!;
+      assert.equal((await simulatorState()).loads.filter((l) => l.cardId === card.provider_card_id).length, 1, 'one load at the provider');
     });
   }
 
