@@ -49,7 +49,10 @@ export const orderView = z.strictObject({
   external_id: nullable(z.string()),
 });
 
-export const staffOrderView = orderView.extend({ project_id: z.string() });
+export const staffOrderView = orderView.extend({
+  project_id: z.string(),
+  created_by: nullable(z.string()).describe('`staff:<name>` for a card operation staff made; null when the partner made the order'),
+});
 
 /** A partner's order answers also carry the ledger's refunds of the order (docs/partner-api.md). */
 export const partnerOrderView = orderView.extend({
