@@ -36,6 +36,7 @@ export const orderView = z.strictObject({
       issue_fee: decimal.optional(),
       total_charge: decimal.optional(),
       amount: decimal.optional(),
+      card_id: z.string().optional().describe('card operations: the card named in the request'),
       reason: z.string().optional(),
     })
     .describe('the request fields and amounts as accepted'),
