@@ -101,8 +101,9 @@ async function demo(): Promise<number> {
   out(`Gateway ${baseUrl}, project ${partner.project_id}`);
   const receiver = await startReceiver(client);
   const endpoint = await registerReceiver(config, baseUrl, partner.project_id, receiver);
+  let code: number;
   try {
-    return await steps(client, partner, receiver, endpoint !== undefined, {
+    code = await steps(client, partner, receiver, endpoint !== undefined, {
       initialBalance: values['initial-balance'] ?? '25.00',
       topUp: values.topup ?? '10.00',
       timeoutMs: timeoutS * 1000,
@@ -113,6 +114,8 @@ async function demo(): Promise<number> {
     if (endpoint) await endpoint.disable();
     await receiver.close();
   }
+  if (code === EXIT.ok) out('Done: a card was issued end to end, topped up, frozen and unfrozen.');
+  return code;
 }
 
 interface DemoOptions {
@@ -207,8 +210,8 @@ async function steps(client: PartnerClient, partner: DemoPartnerFile, receiver: 
     while (!orderIds.every(finalOf) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     const ours = receiver.events.filter((e) => subjects.has(e.subject.id));
     for (const event of ours) out(`   ${event.type}  ${event.subject.type} ${event.subject.id}  ${event.id}`);
-    const earlier = receiver.events.length - ours.length;
-    if (earlier > 0) out(`   (and ${earlier} event(s) of earlier orders, delivered now)`);
+    const others = receiver.events.length - ours.length;
+    if (others > 0) out(`   (and ${others} event(s) of other orders of the project)`);
     if (receiver.unreadable > 0) out(`   ${receiver.unreadable} delivery(ies) could not be opened`);
     const missing = orderIds.filter((id) => !finalOf(id));
     if (missing.length > 0) {
@@ -216,7 +219,6 @@ async function steps(client: PartnerClient, partner: DemoPartnerFile, receiver: 
       return EXIT.failed;
     }
   }
-  out('Done: a card was issued end to end, topped up, frozen and unfrozen.');
   return EXIT.ok;
 }
 
