@@ -9,7 +9,10 @@ import { createBackOffice, type BackOffice } from '../src/back-office/back-offic
 import { webhookAdminOptions } from '../src/webhooks/webhooks-feature.js';
 import type { Actor } from '../src/back-office/audit-log.js';
 import { textTable } from '../src/back-office/text-table.js';
-import { EXIT, UsageError, cliActor, jsonArgument, openStore, out, parseCommandLine, printJson, runScript } from './lib/cli.js';
+import { STAFF_CARD_ACTIONS, type StaffCardAction } from '../src/card-ops/card-ops-admin.js';
+import { TERMINAL_STATUSES } from '../src/orders/order-model.js';
+import { openScriptCardOps } from './lib/card-ops.js';
+import { EXIT, UsageError, cliActor, jsonArgument, openStore, out, parseCommandLine, printJson, runScript, type StoreContext } from './lib/cli.js';
 
 const USAGE = `Usage: npm run admin -- <command> [arguments] [options]
 
@@ -46,6 +49,12 @@ Webhooks (one endpoint per project; outside production http and private addresse
   webhook events PROJECT [--status pending|delivered|failed] [--limit N] [--cursor C]
   webhook event PROJECT EVENT_ID        the event and every delivery attempt
   webhook redeliver PROJECT EVENT_ID
+Cards (the same card_freeze / card_unfreeze / card_terminate orders a partner makes; created_by staff:<you>)
+  cards freeze CARD --reason TEXT --idempotency-key KEY [--wait-s 30]
+  cards unfreeze CARD --reason TEXT --idempotency-key KEY [--wait-s 30]
+  cards terminate CARD --reason TEXT --idempotency-key KEY [--wait-s 30]
+        Calls the card provider and waits for the order to end (at most --wait-s); repeating it
+        with the same key never asks twice. Exit 1 when the order failed or is still running.
 Stuck orders (docs/back-office.md, "Repairing stuck orders")
   orders retry ORDER [--reason TEXT]     due now with its attempts reset; the worker takes it again
   orders fail ORDER --reason TEXT        fail it (through the workflow's fence) and refund what is owed, once
@@ -94,6 +103,7 @@ const OPTIONS = {
   limit: { type: 'string' },
   url: { type: 'string' },
   cursor: { type: 'string' },
+  'wait-s': { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parseAll>['values'];
@@ -107,6 +117,28 @@ interface Call {
   args: string[];
   actor: Actor;
   bo: BackOffice;
+  store: StoreContext;
+  /** The exit code when the command did its part but the outcome is not a success (default 0). */
+  exit: { code: number };
+}
+
+/** cards freeze|unfreeze|terminate: the order is made, driven to its end (bounded), and shown as it then stands. */
+async function changeCard(c: Call, action: StaffCardAction): Promise<unknown> {
+  const cardId = arg(c, 0, 'CARD');
+  const key = c.values['idempotency-key'];
+  if (!key) throw new UsageError('--idempotency-key is required (repeating the command with the same key never asks twice)');
+  const waitS = Number(c.values['wait-s'] ?? 30);
+  if (!Number.isFinite(waitS) || waitS < 0) throw new UsageError('--wait-s must be a number of seconds');
+  const ops = await openScriptCardOps(c.store, c.bo.audit);
+  try {
+    const { order, replayed } = await ops.staff.change(c.actor, action, cardId, defined({ reason: c.values.reason }), key);
+    const ended = await ops.drive(order.order_id, waitS * 1000);
+    if (ended.status !== 'completed') c.exit.code = EXIT.failed;
+    const view = await c.bo.orders.get(order.order_id);
+    return { replayed, idempotency_key: key, still_running: !TERMINAL_STATUSES.includes(ended.status), ...view };
+  } finally {
+    await ops.close();
+  }
 }
 
 /** Drops unset flags so the services' schemas see only what was given. */
@@ -195,6 +227,7 @@ const COMMANDS: Record<string, (call: Call) => Promise<unknown>> = {
   },
   'webhook event': (c) => c.bo.webhooks.getEvent(arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
   'webhook redeliver': (c) => c.bo.webhooks.redeliver(c.actor, arg(c, 0, 'PROJECT'), arg(c, 1, 'EVENT_ID')),
+  ...Object.fromEntries((Object.keys(STAFF_CARD_ACTIONS) as StaffCardAction[]).map((action) => [`cards ${action}`, (c: Call) => changeCard(c, action)])),
   'orders retry': (c) => c.bo.repair.retry(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
   'orders fail': (c) => c.bo.repair.fail(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
   'orders refund': (c) => c.bo.repair.refund(c.actor, arg(c, 0, 'ORDER'), defined({ reason: c.values.reason })),
@@ -227,10 +260,11 @@ async function main(): Promise<number> {
 
   const store = await openStore({ writes: true });
   try {
-    const result = await command({ values, args, actor: cliActor(values.as), bo: createBackOffice(store.connection, webhookAdminOptions(store.config)) });
+    const exit = { code: EXIT.ok as number };
+    const result = await command({ values, args, actor: cliActor(values.as), bo: createBackOffice(store.connection, webhookAdminOptions(store.config)), store, exit });
     if (values.json) printJson(result);
     else show(result);
-    return EXIT.ok;
+    return exit.code;
   } finally {
     await store.close();
   }

@@ -63,7 +63,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const metrics = new GatewayMetrics(connection);
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
   const cardOps = createCardOps(connection, logger, orders);
-  const admin = createAdmin(config, logger, connection, orders.provider, metrics);
+  const admin = createAdmin(config, logger, connection, orders.provider, metrics, cardOps.operations);
   const cardholders = createCardholders({ config, logger, connection, provider: orders.provider });
 
   // Unique indexes carry the exactly-once guarantees: they exist before the first request.

@@ -11,6 +11,8 @@ import { webhookAdminOptions } from '../webhooks/webhooks-feature.js';
 import type { GatewayMetrics } from '../metrics/metrics.js';
 import { CONSOLE_PREFIX, consoleRoutes } from '../console/console-routes.js';
 import { openApiRoutes } from '../openapi/openapi-routes.js';
+import { StaffCardOps } from '../card-ops/card-ops-admin.js';
+import type { CardOperations } from '../card-ops/card-operations.js';
 import { adminRoutes } from './admin-routes.js';
 import { staffAuth } from './staff-auth.js';
 
@@ -27,8 +29,9 @@ export type AdminMount =
 /**
  * Decides where the admin API lives and builds it. Registers the back-office models first.
  * `provider`: the gateway's card provider, which reconciliation compares cards with.
+ * `cardOps`: the partners' card operations, which staff freeze, unfreeze and terminate through.
  */
-export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider, metrics?: GatewayMetrics): AdminMount {
+export function createAdmin(config: Config, logger: Logger, connection: Connection, provider?: CardProvider, metrics?: GatewayMetrics, cardOps?: CardOperations): AdminMount {
   const backOffice = createBackOffice(connection, webhookAdminOptions(config), logger);
   if (!config.ADMIN_ENABLED) return { kind: 'off' };
   if (!config.ADMIN_TOKENS || config.ADMIN_TOKENS.size === 0) {
@@ -43,6 +46,7 @@ export function createAdmin(config: Config, logger: Logger, connection: Connecti
     authThrottle: { maxFailures: config.ADMIN_AUTH_MAX_FAILURES, windowMs: config.ADMIN_AUTH_WINDOW_MS },
     logger,
     ...(provider && { provider }),
+    ...(cardOps && { cards: new StaffCardOps(connection, backOffice.audit, cardOps) }),
   }));
   if (metrics) adminSide.use('/metrics', staffAuth(config.ADMIN_TOKENS, logger), metrics.router());
   adminSide.use(openApiRoutes(['partner', 'admin']));

@@ -12,6 +12,8 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { staffAuth, staffAuthThrottle, type StaffAuthThrottle } from './staff-auth.js';
 import { webhookAdminRoutes } from '../webhooks/webhook-admin-routes.js';
 import { orderRepairRoutes } from '../order-repair/order-repair-routes.js';
+import type { StaffCardOps } from '../card-ops/card-ops-admin.js';
+import { cardOpsAdminRoutes } from '../card-ops/card-ops-admin-routes.js';
 
 export const reconcileSchema = z
   .object({
@@ -29,6 +31,8 @@ export interface AdminRouteOptions {
   provider?: CardProvider;
   authThrottle: StaffAuthThrottle;
   logger: Logger;
+  /** Staff card freeze, unfreeze and terminate; absent where card operations are not wired. */
+  cards?: StaffCardOps;
 }
 
 /** A repeated parameter arrives as an array; silently picking one would drop a filter. */
@@ -155,6 +159,7 @@ export function adminRoutes(backOffice: BackOffice, options: AdminRouteOptions):
 
   router.use(webhookAdminRoutes(backOffice.webhooks));
   router.use(orderRepairRoutes(backOffice.repair));
+  if (options.cards) router.use(cardOpsAdminRoutes(options.cards));
 
   // --- audit ----------------------------------------------------------------------------------
   router.get('/audit', async (req, res) => {

@@ -69,8 +69,12 @@ export const pageSchema = z
   })
   .strict();
 
-/** The partner's view of an order plus what staff need beside it: whose order it is. */
-export type StaffOrderView = OrderView & { project_id: string };
+/** The partner's view of an order plus what staff need beside it: whose order it is, and who asked for it when not the partner. */
+export type StaffOrderView = OrderView & { project_id: string; created_by: string | null };
+
+export function toStaffOrderView(order: Order, exponent: number): StaffOrderView {
+  return { project_id: order.project_id, created_by: order.created_by ?? null, ...toOrderView(order, exponent) };
+}
 
 export interface OrderPage {
   orders: StaffOrderView[];
@@ -214,7 +218,7 @@ export class OrderLookup {
         currencies.set(p._id, p.currency);
       }
     }
-    return orders.map((o) => ({ project_id: o.project_id, ...toOrderView(o, exponentOf(o.data.currency ?? currencies.get(o.project_id))) }));
+    return orders.map((o) => toStaffOrderView(o, exponentOf(o.data.currency ?? currencies.get(o.project_id))));
   }
 }
 

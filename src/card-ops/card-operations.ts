@@ -16,6 +16,12 @@ import { cardChangeBody, isFundsOp, moveFundsBody, type CardOpType, type MoveFun
 import { checkCardOperation } from './card-op-rules.js';
 import type { CardState } from './card-state.js';
 
+/** Who asks for an operation when it is not the partner (staff through the admin API or a script). */
+export interface CardOpOrigin {
+  /** Stored as the order's created_by, e.g. `staff:alice`. */
+  createdBy: string;
+}
+
 export interface CardOpOutcome {
   order: Order;
   replayed: boolean;
@@ -50,17 +56,20 @@ export class CardOperations {
     this.products = productModel(connection);
   }
 
-  async create(project: Project, type: CardOpType, body: unknown, idempotencyKey: string | undefined): Promise<CardOpOutcome> {
+  async create(project: Project, type: CardOpType, body: unknown, idempotencyKey: string | undefined, origin?: CardOpOrigin): Promise<CardOpOutcome> {
     if (!idempotencyKey) throw new GatewayError('idempotency_key_required');
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new GatewayError('validation_error', undefined, { issues: [{ path: 'Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }] });
     }
     const parsed = isFundsOp(type) ? moveFundsBody.safeParse(body) : cardChangeBody.safeParse(body);
     if (!parsed.success) throw validationError(parsed.error);
-    // The operation is part of what the key is bound to: freeze and unfreeze have the same body.
-    const hash = requestHash({ operation: type, body });
+    // The operation is part of what the key is bound to: freeze and unfreeze have the same body. So
+    // is a staff origin: a key the partner used is never answered with the partner's order, nor
+    // the other way round (the key space is the project's, shared by both).
+    const hash = requestHash(origin ? { operation: type, body, created_by: origin.createdBy } : { operation: type, body });
 
     const order = await this.buildOrder(project, type, parsed.data, idempotencyKey, hash);
+    if (origin) order.created_by = origin.createdBy;
     // The worker's entry goes first: an accepted order is never stored without one.
     if (!order.rejected) await this.deps.queue.add(order._id, new Date());
     try {

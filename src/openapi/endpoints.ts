@@ -5,6 +5,7 @@ import { createSchema as createProductSchema, updateSchema as updateProductSchem
 import { fundSchema } from '../back-office/funding.js';
 import { orderFilterSchema, pageSchema } from '../back-office/order-lookup.js';
 import { reconcileSchema } from '../admin/admin-routes.js';
+import { STAFF_CARD_ACTIONS, staffCardChangeSchema } from '../card-ops/card-ops-admin.js';
 import { getCardBody } from '../cards/card-service.js';
 import type { Slug } from '../errors/slugs.js';
 import { createCardBody } from '../orders/create-card-request.js';
@@ -110,6 +111,12 @@ export const ENDPOINTS: EndpointDescriptor[] = [
   { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/webhook/events', summary: 'The delivery log, newest event first, keyset paged', query: eventsQuery, responses: { 200: R.webhookEventPage }, slugs: [] },
   { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}/webhook/events/{event_id}', summary: 'One event with every delivery attempt', responses: { 200: R.webhookEventDetail }, slugs: ['not_found'] },
   { api: 'admin', method: 'post', path: '/admin/v1/projects/{project_id}/webhook/events/{event_id}/redeliver', summary: 'Send an event again (same id) with a fresh retry period', responses: { 200: R.webhookEventLogView }, slugs: ['not_found'] },
+  ...Object.keys(STAFF_CARD_ACTIONS).map((action): EndpointDescriptor => ({
+    api: 'admin', method: 'post', path: `/admin/v1/cards/{card_id}/${action}`, summary: `${action[0]!.toUpperCase()}${action.slice(1)} a card as staff (a card_${action} order, audited with the reason)`,
+    body: staffCardChangeSchema, responses: { 201: R.staffOrderView, 200: R.staffOrderView },
+    slugs: ['not_found', 'idempotency_key_required', 'idempotency_key_reused', 'card_not_ready', 'card_terminated', ...(action === 'freeze' ? (['card_already_frozen'] as const) : action === 'unfreeze' ? (['card_not_frozen'] as const) : [])],
+    headers: [{ name: 'Idempotency-Key', required: false, description: 'Required unless the body gives idempotency_key; 1-255 visible ASCII characters. 200 with Idempotent-Replayed: true on a repeat.' }],
+  })),
   { api: 'admin', method: 'post', path: '/admin/v1/reconciliations', summary: 'Run reconciliation (read-only) and answer the report', body: reconcileSchema, responses: { 200: R.reconcileReport }, slugs: [] },
   {
     api: 'admin', method: 'get', path: '/admin/v1/audit', summary: 'The audit log, newest first',

@@ -36,6 +36,7 @@ export const orderView = z.strictObject({
       issue_fee: decimal.optional(),
       total_charge: decimal.optional(),
       amount: decimal.optional(),
+      card_id: z.string().optional().describe('card operations: the card named in the request'),
       reason: z.string().optional(),
     })
     .describe('the request fields and amounts as accepted'),
@@ -49,7 +50,10 @@ export const orderView = z.strictObject({
   external_id: nullable(z.string()),
 });
 
-export const staffOrderView = orderView.extend({ project_id: z.string() });
+export const staffOrderView = orderView.extend({
+  project_id: z.string(),
+  created_by: nullable(z.string()).describe('`staff:<name>` for a card operation staff made; null when the partner made the order'),
+});
 
 /** A partner's order answers also carry the ledger's refunds of the order (docs/partner-api.md). */
 export const partnerOrderView = orderView.extend({

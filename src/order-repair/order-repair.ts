@@ -1,7 +1,7 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
 import type { Actor, AuditLog } from '../back-office/audit-log.js';
-import { exponentOf, type StaffOrderView } from '../back-office/order-lookup.js';
+import { exponentOf, toStaffOrderView, type StaffOrderView } from '../back-office/order-lookup.js';
 import { parseInput } from '../back-office/validate.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SLUGS } from '../errors/slugs.js';
@@ -10,7 +10,6 @@ import { LedgerService } from '../ledger/ledger-service.js';
 import type { Logger } from '../logging/logger.js';
 import { formatMinor } from '../money/money.js';
 import { orderModel, TERMINAL_STATUSES, type Order } from '../orders/order-model.js';
-import { toOrderView } from '../orders/order-view.js';
 import { refundOwed } from '../orders/refund-policy.js';
 import { OrderQueue } from '../workflow/order-queue.js';
 import { OrderTransitions } from '../workflow/order-transitions.js';
@@ -207,7 +206,7 @@ export class OrderRepair {
   }
 
   private view(order: Order): StaffOrderView {
-    return { project_id: order.project_id, ...toOrderView(order, exponentOf(order.data.currency)) };
+    return toStaffOrderView(order, exponentOf(order.data.currency));
   }
 
   private refundView(order: Order, entry: LedgerEntry): RefundEntryView {

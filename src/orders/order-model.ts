@@ -69,6 +69,8 @@ export interface Order {
   card_id?: string;
   external_id?: string;
   external_user_id?: string;
+  /** Who asked for it when not the partner: `staff:<name>` for a card operation made by staff (src/card-ops/card-ops-admin.ts). */
+  created_by?: string;
   data: OrderData;
   /** Project balance around this order's charge (or deposit), minor units. */
   balance_before?: number;
@@ -105,6 +107,7 @@ const orderSchema = new Schema<Order>(
     card_id: { type: String },
     external_id: { type: String },
     external_user_id: { type: String },
+    created_by: { type: String },
     data: { type: Schema.Types.Mixed, required: true, default: {} },
     balance_before: { type: Number },
     balance_after: { type: Number },

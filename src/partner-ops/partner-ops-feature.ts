@@ -37,7 +37,8 @@ export function createPartnerOps(connection: Connection, ledger: LedgerService):
         const { limit, cursor, ...filter } = parse(listOrdersBody, body);
         // The staff lookup, pinned to the caller's project: the same filters, indexes and cursor.
         const page = await lookup.find({ ...filter, project_id: project._id }, { limit, ...(cursor !== undefined && { cursor }) });
-        const views = page.orders.map(({ project_id: _ignored, ...view }) => view);
+        // What only staff see: whose order it is, and who (staff) made it when not the partner.
+        const views = page.orders.map(({ project_id: _project, created_by: _createdBy, ...view }) => view);
         return { status: 200, data: { orders: await refunds.attach(project._id, views, currencyExponent(project.currency)), next_cursor: page.next_cursor } };
       },
       async balance({ project, body }) {

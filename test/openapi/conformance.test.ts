@@ -154,6 +154,18 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('get', `${hooks}/events/evt_missing`); // 404
     await admin('post', `${hooks}/events/${eventId}/redeliver`);
     await admin('post', `${hooks}/disable`);
+    // Staff card operations: each made (201), repeated with its key (200), then a refusal and an unknown card.
+    const cardId = (card.payload.data as { card_id: string }).card_id;
+    for (const action of ['freeze', 'unfreeze', 'terminate']) {
+      const key = randomUUID();
+      const made = await admin('post', `/admin/v1/cards/${cardId}/${action}`, { reason: 'conformance', idempotency_key: key });
+      assert.equal(made.status, 201);
+      await admin('post', `/admin/v1/cards/${cardId}/${action}`, { reason: 'conformance', idempotency_key: key }); // 200 replay
+      const madeId = (made.data as { order_id: string }).order_id;
+      await waitUntil(async () => ((await admin('get', `/admin/v1/orders/${madeId}`)).data as { status: string }).status === 'completed', 20_000, `the card_${action} order to complete`);
+    }
+    await admin('post', `/admin/v1/cards/${cardId}/freeze`, { reason: 'conformance', idempotency_key: randomUUID() }); // 409 card_terminated
+    await admin('post', '/admin/v1/cards/card_missing/freeze', { reason: 'conformance', idempotency_key: randomUUID() }); // 404
     await admin('get', `/admin/v1/orders?project_id=${tp.project._id}&limit=1`);
     await admin('get', `/admin/v1/orders?status=bogus`); // 400
     await admin('get', `/admin/v1/orders/slug-counts?project_id=${tp.project._id}`);
