@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { CARD_OP_PATHS } from '../../src/card-ops/card-ops-routes.js';
+import { CARDHOLDER_PATHS } from '../../src/cardholders/cardholders-feature.js';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
+import type { Order } from '../../src/orders/order-model.js';
+import { OrderTransitions } from '../../src/workflow/order-transitions.js';
+import { testLogger } from '../support/log-capture.js';
 import { postRaw, readAnswer } from '../support/craft.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
@@ -108,6 +113,37 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await partner(PARTNER_PATHS.listOrders, { cursor: 'not-a-cursor' }); // 400
     await partner(PARTNER_PATHS.balance, { limit: 2 });
 
+    // Cardholders: a new one (201), the same external_user_id again (200), refusals.
+    const holder = { external_user_id: uniq('oa-holder'), name: { first: 'Ada', last: 'Lovelace' }, billing_address: { line1: '1 Analytical St', city: 'London', postal_code: 'N1 9GU', country: 'GB' }, contact: { email: 'ada@example.com', phone: '+447700900123' } };
+    assert.equal((await partner(CARDHOLDER_PATHS.createCardholder, holder)).status, 201);
+    assert.equal((await partner(CARDHOLDER_PATHS.createCardholder, holder)).status, 200);
+    await partner(CARDHOLDER_PATHS.createCardholder, { ...holder, external_user_id: ' ' }); // 400 external_user_id_required
+    assert.equal((await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: holder.external_user_id })).status, 200);
+    await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: user }); // a staff-made one: null address and contact
+    await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: 'nobody' }); // 422 cardholder_not_found
+
+    // Card operations on the issued card, each followed to its end through orders/check.
+    const cardId = (card.payload.data as { card_id: string }).card_id;
+    const cardOp = async (path: string, body: object, expected: number): Promise<void> => {
+      const answer = await partner(path, { card_id: cardId, ...body }, randomUUID());
+      assert.equal(answer.status, expected, JSON.stringify(answer.payload));
+      if (expected !== 201) return;
+      const id = (answer.payload.data as { order_id: string }).order_id;
+      await waitUntil(async () => ['completed', 'failed'].includes(((await partner(PARTNER_PATHS.checkOrder, { order_id: id })).payload.data as { status: string }).status), 20_000, `${path} to finish`);
+    };
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'USD' }, 201);
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'EUR' }, 422); // currency_mismatch
+    await cardOp(CARD_OP_PATHS.card_withdraw, { amount: '0.50', currency: 'USD' }, 201);
+    await cardOp(CARD_OP_PATHS.card_withdraw, { amount: '400.00', currency: 'USD' }, 422); // card_balance_insufficient
+    await cardOp(CARD_OP_PATHS.card_unfreeze, {}, 409); // card_not_frozen
+    await cardOp(CARD_OP_PATHS.card_freeze, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'USD' }, 409); // card_frozen
+    await cardOp(CARD_OP_PATHS.card_unfreeze, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_terminate, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_freeze, {}, 409); // card_terminated
+    await cardOp(CARD_OP_PATHS.card_terminate, { amount: '1.00' }, 400); // validation_error
+    await partner(CARD_OP_PATHS.card_freeze, { card_id: 'card_missing' }, randomUUID()); // 404
+
     // --- admin ---
     await admin('get', '/admin/v1/slugs');
     const project = (await admin('post', '/admin/v1/projects', { name: 'OpenAPI Ltd' })).data as { project_id: string };
@@ -158,6 +194,32 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('get', `/admin/v1/orders?status=bogus`); // 400
     await admin('get', `/admin/v1/orders/slug-counts?project_id=${tp.project._id}`);
     await admin('get', `/admin/v1/orders/${orderId}`);
+
+    // Order repair on card orders the sandbox holds at card creation (the provider keeps them issuing).
+    const heldUser = await makeCardholder(conn, tp.project._id);
+    await tg.gateway.orders.simulator!.setRule(tp.project._id, { external_user_id: heldUser, card_issue: 'hold', topup_result: 'succeed' });
+    const fence = new OrderTransitions(conn, testLogger);
+    const held = async (): Promise<Order> => {
+      const order = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: heldUser, initial_balance: '1.00' }, randomUUID());
+      const id = (order.payload.data as { order_id: string }).order_id;
+      await waitUntil(async () => (await fence.catchUp(id))?.issue_status === 'card_create_pending', 20_000, 'the order to be held at card creation');
+      return (await fence.catchUp(id))!;
+    };
+    const stuck = await held();
+    await admin('post', `/admin/v1/orders/${stuck._id}/retry`, { reason: 'provider back' });
+    await admin('post', `/admin/v1/orders/${orderId}/retry`); // 409 order_not_retryable
+    await admin('post', '/admin/v1/orders/ord_missing/retry', {}); // 404 order_not_found
+    await admin('post', `/admin/v1/orders/${stuck._id}/fail`, { reason: 'cancelled for the partner' });
+    await admin('post', `/admin/v1/orders/${orderId}/fail`, { reason: 'x' }); // 409 order_not_failable
+    await admin('post', `/admin/v1/orders/${stuck._id}/fail`, {}); // 400: a reason is required
+    // A failed order whose refund was never written (as an old bug left some): failed through the fence, refund skipped.
+    const lost = await held();
+    const later = new Date(Date.now() + 60_000);
+    const errored = (await fence.project(lost, (await fence.take(lost, { set: { issue_status: 'card_create_error', last_error_slug: 'provider_unavailable', last_error: 'outage', next_attempt_at: later } })).transition))!;
+    await fence.project(errored, (await fence.take(errored, { set: { status: 'failed', failed_at: new Date() }, unset: ['next_attempt_at'] })).transition);
+    await admin('post', `/admin/v1/orders/${lost._id}/refund`, { reason: 'refund lost by a bug' });
+    await admin('post', `/admin/v1/orders/${lost._id}/refund`, { reason: 'again' }); // 409 already_refunded
+    await admin('post', `/admin/v1/orders/${orderId}/refund`, { reason: 'x' }); // 409 refund_not_owed
     await admin('post', '/admin/v1/reconciliations', { project_ids: [tp.project._id, pid], settle_s: 0 });
     await admin('get', `/admin/v1/audit?target=project:${pid}&limit=5`);
     const anonymous = await fetch(`${tg.url}/admin/v1/projects`);
