@@ -15,6 +15,13 @@ Commands:
   create         POST /api/v1/cards/create   (an Idempotency-Key is generated unless given)
   check          POST /api/v1/orders/check
   get            POST /api/v1/cards/get
+  topup          POST /api/v1/cards/topup        (Idempotency-Key generated unless given)
+  withdraw       POST /api/v1/cards/withdraw     (same)
+  freeze         POST /api/v1/cards/freeze       (same)
+  unfreeze       POST /api/v1/cards/unfreeze     (same)
+  terminate      POST /api/v1/cards/terminate    (same)
+  holder-create  POST /api/v1/cardholders/create
+  holder-get     POST /api/v1/cardholders/get
   call PATH      POST any partner endpoint
 
 Options:
@@ -23,7 +30,7 @@ Options:
   --keys DIR              folder made by partner:keygen with signing.private.jwk.json and
                           encryption.private.jwk.json (env PARTNER_KEYS_DIR; default ./partner-keys)
   --body JSON|@FILE       the request body, inline or from a file (default {})
-  --idempotency-key KEY   the Idempotency-Key (create: generated and printed when absent)
+  --idempotency-key KEY   the Idempotency-Key (create and the card operations: generated and printed when absent)
   --audience AUD          the gateway's audience (default card-gateway)
   --request-id ID         sent as X-Request-Id
   --help                  show this help
@@ -31,6 +38,7 @@ Options:
 Examples:
   npm run partner -- create --project prj_123 --body '{"product_code":"VIRTUAL_USD","external_user_id":"u-1"}'
   npm run partner -- check --project prj_123 --body '{"order_id":"ord_..."}'
+  npm run partner -- topup --project prj_123 --body '{"card_id":"card_...","amount":"10.00","currency":"USD"}'
 `;
 
 function usage(message: string): never {
@@ -71,8 +79,21 @@ async function main(): Promise<void> {
     return;
   }
   const [command, pathArg] = positionals;
-  const paths: Record<string, string> = { create: '/api/v1/cards/create', check: '/api/v1/orders/check', get: '/api/v1/cards/get' };
-  const endpoint = command === 'call' ? pathArg : command ? paths[command] : undefined;
+  const paths: Record<string, string> = {
+    create: '/api/v1/cards/create',
+    check: '/api/v1/orders/check',
+    get: '/api/v1/cards/get',
+    topup: '/api/v1/cards/topup',
+    withdraw: '/api/v1/cards/withdraw',
+    freeze: '/api/v1/cards/freeze',
+    unfreeze: '/api/v1/cards/unfreeze',
+    terminate: '/api/v1/cards/terminate',
+    'holder-create': '/api/v1/cardholders/create',
+    'holder-get': '/api/v1/cardholders/get',
+  };
+  // The endpoints that create orders: each needs a key, so one is made (and printed) when absent.
+  const keyed = new Set(['create', 'topup', 'withdraw', 'freeze', 'unfreeze', 'terminate']);
+  const endpoint = command === 'call' ? pathArg : command && Object.hasOwn(paths, command) ? paths[command] : undefined;
   if (!endpoint) usage(command === 'call' ? 'call needs a PATH' : `unknown command ${command ?? '(none)'}`);
   if (!endpoint.startsWith('/')) usage('PATH must start with /');
 
@@ -92,7 +113,7 @@ async function main(): Promise<void> {
     }
   }
   let idempotencyKey = values['idempotency-key'];
-  if (command === 'create') idempotencyKey ??= randomUUID();
+  if (command && keyed.has(command)) idempotencyKey ??= randomUUID();
 
   const client = new PartnerClient({
     baseUrl: values.url ?? (process.env.GATEWAY_URL || process.env.PARTNER_GATEWAY_URL || 'http://127.0.0.1:8080'),
@@ -113,7 +134,8 @@ async function main(): Promise<void> {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } catch (err) {
     if (err instanceof GatewayApiError) {
-      const out = { status: err.status, slug: err.slug, message: err.message, request_id: err.request_id, order_id: err.order_id, sealed: err.sealed, issues: err.issues };
+      // The key too: a refused order is stored under it, and a retry with it answers the same.
+      const out = { status: err.status, slug: err.slug, message: err.message, request_id: err.request_id, order_id: err.order_id, idempotency_key: idempotencyKey, sealed: err.sealed, issues: err.issues };
       process.stderr.write(`${JSON.stringify(out, null, 2)}\n`);
       process.exit(1);
     }

@@ -73,16 +73,37 @@ export type OrderStatus = 'new' | 'activating' | 'processing' | 'completed' | 'f
 
 export type OrderType = 'card_issue' | 'balance_deposit' | 'card_topup' | 'card_withdraw' | 'card_freeze' | 'card_unfreeze' | 'card_terminate';
 
+/** The request fields and amounts of an order as accepted; fields the order does not have are left out. */
+export interface OrderData {
+  product_code?: string;
+  /** Card operations: the card named in the request. */
+  card_id?: string;
+  product_id?: number;
+  external_user_id?: string;
+  label?: string;
+  currency?: string;
+  /** Decimal strings. */
+  initial_balance?: string;
+  issue_fee?: string;
+  /** What was taken from the master balance: fee + initial balance (card_issue), the amount (card_topup). */
+  total_charge?: string;
+  /** card_topup, card_withdraw, balance_deposit. */
+  amount?: string;
+  /** balance_deposit: staff's reason. */
+  reason?: string;
+}
+
+/** Every order's view (not only card_issue's): the card operations answer the same shape. */
 export interface CardIssueOrder {
   order_id: string;
-  order_type: string;
+  order_type: OrderType;
   status: OrderStatus;
   card_id: string | null;
   balance_before: string | null;
   balance_after: string | null;
   last_error: string | null;
   last_error_slug: string | null;
-  data: Record<string, unknown>;
+  data: OrderData;
   created_at: string;
   updated_at: string;
   completed_at: string | null;
@@ -100,7 +121,7 @@ export interface OrderRefund {
   created_at: string;
 }
 
-/** What orders/check, cards/create and orders/list answer: the order plus its refunds. */
+/** What orders/check, orders/list, cards/create and the card operations answer: the order plus its refunds. */
 export type PartnerOrder = CardIssueOrder & {
   /** Sum of `refunds` ("0.00" when none). */
   refunded_amount: string;

@@ -120,7 +120,8 @@ function operation(e: EndpointDescriptor): JsonSchema {
     op.requestBody = { required: true, content: { 'application/jose': { schema: SEALED, 'x-sealed-claims': claimsSchema(jsonSchema(e.body ?? z.object({}), 'input'), idempotent) } } };
   } else {
     op.security = [{ staffToken: [] }];
-    if (e.body) op.requestBody = { required: e.method !== 'post' || !e.path.endsWith('/retire'), content: { 'application/json': { schema: jsonSchema(e.body, 'input') } } };
+    // A retire's and a retry's body is optional (every field is).
+    if (e.body) op.requestBody = { required: e.method !== 'post' || !/\/(retire|retry)$/.test(e.path), content: { 'application/json': { schema: jsonSchema(e.body, 'input') } } };
   }
   return op;
 }

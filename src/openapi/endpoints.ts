@@ -6,7 +6,12 @@ import { fundSchema } from '../back-office/funding.js';
 import { orderFilterSchema, pageSchema } from '../back-office/order-lookup.js';
 import { reconcileSchema } from '../admin/admin-routes.js';
 import { STAFF_CARD_ACTIONS, staffCardChangeSchema } from '../card-ops/card-ops-admin.js';
+import { cardChangeBody, moveFundsBody, type CardOpType } from '../card-ops/card-op-requests.js';
+import { CARD_OP_PATHS } from '../card-ops/card-ops-routes.js';
 import { getCardBody } from '../cards/card-service.js';
+import { createCardholderBody, getCardholderBody } from '../cardholders/cardholder-request.js';
+import { CARDHOLDER_PATHS } from '../cardholders/cardholders-feature.js';
+import { failSchema, refundSchema, retrySchema } from '../order-repair/order-repair.js';
 import type { Slug } from '../errors/slugs.js';
 import { createCardBody } from '../orders/create-card-request.js';
 import { checkOrderBody } from '../orders/order-handlers.js';
@@ -62,12 +67,32 @@ export const COMMON_SLUGS: Record<EndpointDescriptor['api'], Slug[]> = {
 
 const IDEMPOTENCY_HEADER = { name: 'Idempotency-Key', required: true, description: '1-255 visible ASCII characters; must equal the `idk` claim.' };
 
+/** Every card operation: the card's own refusals (card-op-rules.ts), first failure wins. */
+const CARD_OP_SLUGS: Slug[] = ['idempotency_key_required', 'idempotency_key_reused', 'card_not_found', 'card_not_ready', 'card_terminated'];
+
+/** Per operation: its summary and the refusals beyond CARD_OP_SLUGS. */
+const CARD_OPS: Record<CardOpType, { summary: string; body: z.ZodType; slugs: Slug[] }> = {
+  card_topup: {
+    summary: 'Load a card from the master balance (a card_topup order, charged at once)',
+    body: moveFundsBody,
+    slugs: ['card_frozen', 'currency_mismatch', 'amount_below_minimum', 'amount_above_maximum', 'insufficient_funds'],
+  },
+  card_withdraw: {
+    summary: 'Unload a card back to the master balance (a card_withdraw order, credited once the provider confirmed)',
+    body: moveFundsBody,
+    slugs: ['card_frozen', 'currency_mismatch', 'amount_below_minimum', 'amount_above_maximum', 'card_balance_insufficient'],
+  },
+  card_freeze: { summary: 'Freeze an active card (a card_freeze order)', body: cardChangeBody, slugs: ['card_already_frozen'] },
+  card_unfreeze: { summary: 'Unfreeze a frozen card (a card_unfreeze order)', body: cardChangeBody, slugs: ['card_not_frozen'] },
+  card_terminate: { summary: 'Terminate a card for good (a card_terminate order)', body: cardChangeBody, slugs: [] },
+};
+
 export const ENDPOINTS: EndpointDescriptor[] = [
   // --- partner API (contract section 3) ---
   {
     api: 'partner', method: 'post', path: PARTNER_PATHS.createCard, summary: 'Order a virtual card',
     body: createCardBody, responses: { 201: R.partnerOrderView },
-    slugs: ['idempotency_key_required', 'external_user_id_required', 'idempotency_key_reused', 'product_not_found', 'product_not_active', 'cardholder_not_found', 'cardholder_not_ready', 'invalid_pricing', 'card_product_limits_invalid', 'amount_below_minimum', 'amount_above_maximum', 'insufficient_funds'],
+    slugs: ['idempotency_key_required', 'external_user_id_required', 'idempotency_key_reused', 'product_not_found', 'product_not_active', 'cardholder_not_found', 'cardholder_not_ready', 'cardholder_rejected', 'invalid_pricing', 'card_product_limits_invalid', 'amount_below_minimum', 'amount_above_maximum', 'insufficient_funds'],
     headers: [IDEMPOTENCY_HEADER],
   },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.checkOrder, summary: 'Read an order by id or idempotency key', body: checkOrderBody, responses: { 200: R.partnerOrderView }, slugs: ['order_not_found'] },
@@ -75,12 +100,26 @@ export const ENDPOINTS: EndpointDescriptor[] = [
   { api: 'partner', method: 'post', path: PARTNER_PATHS.listOrders, summary: "The project's orders, newest first, keyset paged", body: listOrdersBody, responses: { 200: R.partnerOrderPage }, slugs: [] },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.balance, summary: 'The master balance and a page of its ledger statement', body: balanceBody, responses: { 200: R.balanceStatement }, slugs: [] },
   { api: 'partner', method: 'post', path: PARTNER_PATHS.getCard, summary: "Read an issued card's data (PAN, CVV, expiry)", body: getCardBody, responses: { 200: R.cardDataView }, slugs: ['card_not_found', 'card_not_ready', 'order_not_found'] },
+  {
+    api: 'partner', method: 'post', path: CARDHOLDER_PATHS.createCardholder, summary: 'Register a cardholder (201 new and pending; 200 the one the project already has for the external_user_id)',
+    body: createCardholderBody, responses: { 201: R.partnerCardholderView, 200: R.partnerCardholderView }, slugs: ['external_user_id_required'],
+  },
+  { api: 'partner', method: 'post', path: CARDHOLDER_PATHS.getCardholder, summary: 'Read a cardholder of the project by external_user_id', body: getCardholderBody, responses: { 200: R.partnerCardholderView }, slugs: ['external_user_id_required', 'cardholder_not_found'] },
+  ...(Object.entries(CARD_OPS) as [CardOpType, (typeof CARD_OPS)[CardOpType]][]).map(
+    ([type, op]): EndpointDescriptor => ({
+      api: 'partner', method: 'post', path: CARD_OP_PATHS[type], summary: op.summary, body: op.body, responses: { 201: R.partnerOrderView },
+      slugs: [...CARD_OP_SLUGS, ...op.slugs], headers: [IDEMPOTENCY_HEADER],
+    }),
+  ),
 
   // --- admin API (contract section 5) ---
   { api: 'admin', method: 'get', path: '/admin/v1/slugs', summary: 'Every error slug with its status and message', responses: { 200: R.slugList }, slugs: [] },
   { api: 'admin', method: 'get', path: '/admin/v1/orders', summary: 'Look orders up, newest first, keyset paged', query: orderFilterSchema.extend(pageSchema.shape), responses: { 200: R.orderPage }, slugs: [] },
   { api: 'admin', method: 'get', path: '/admin/v1/orders/slug-counts', summary: 'Counts per error slug for a filter', query: orderFilterSchema, responses: { 200: R.slugCounts }, slugs: [] },
   { api: 'admin', method: 'get', path: '/admin/v1/orders/{order_id}', summary: 'One order', responses: { 200: R.staffOrderView }, slugs: ['not_found'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/orders/{order_id}/retry', summary: 'Make an unfinished card order due now, its attempts reset (audited)', body: retrySchema, responses: { 200: R.staffOrderView }, slugs: ['order_not_found', 'order_not_retryable'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/orders/{order_id}/fail', summary: 'Fail a stuck card order by hand (failed_by_staff) and refund what is owed, once (audited)', body: failSchema, responses: { 200: R.repairResult }, slugs: ['order_not_found', 'order_not_failable'] },
+  { api: 'admin', method: 'post', path: '/admin/v1/orders/{order_id}/refund', summary: 'Write the missing refund of a failed order, once (audited)', body: refundSchema, responses: { 201: R.repairResult }, slugs: ['order_not_found', 'refund_not_owed', 'already_refunded'] },
   { api: 'admin', method: 'get', path: '/admin/v1/projects', summary: 'Every project', responses: { 200: z.array(R.projectView) }, slugs: [] },
   { api: 'admin', method: 'post', path: '/admin/v1/projects', summary: 'Create a project', body: createProjectSchema, responses: { 201: R.projectView }, slugs: ['conflict'] },
   { api: 'admin', method: 'get', path: '/admin/v1/projects/{project_id}', summary: 'One project', responses: { 200: R.projectView }, slugs: ['not_found'] },

@@ -28,6 +28,7 @@ export const orderView = z.strictObject({
   data: z
     .object({
       product_code: z.string().optional(),
+      card_id: z.string().optional().describe('card operations: the card named in the request'),
       product_id: z.number().int().optional(),
       external_user_id: z.string().optional(),
       label: z.string().optional(),
@@ -36,7 +37,6 @@ export const orderView = z.strictObject({
       issue_fee: decimal.optional(),
       total_charge: decimal.optional(),
       amount: decimal.optional(),
-      card_id: z.string().optional().describe('card operations: the card named in the request'),
       reason: z.string().optional(),
     })
     .describe('the request fields and amounts as accepted'),
@@ -123,6 +123,22 @@ export const cardDataView = z.strictObject({
   created_at: iso,
 });
 
+/** cardholders/create and cardholders/get (src/cardholders/cardholder-request.ts). */
+export const partnerCardholderView = z.strictObject({
+  cardholder_id: z.string(),
+  external_user_id: z.string(),
+  status: z.enum(['pending', 'verified', 'rejected']),
+  name: z.strictObject({ first: nullable(z.string()), last: nullable(z.string()) }),
+  billing_address: nullable(
+    z.strictObject({ line1: z.string(), line2: nullable(z.string()), city: z.string(), postal_code: z.string(), country: z.string(), state: nullable(z.string()) }),
+  ).describe('null for a cardholder made by staff'),
+  contact: nullable(z.strictObject({ email: z.string(), phone: nullable(z.string()) })).describe('null for a cardholder made by staff'),
+  created_at: iso,
+  updated_at: iso,
+  verified_at: nullable(iso),
+  rejected_at: nullable(iso),
+});
+
 export const errorBody = z.strictObject({
   slug: z.enum(Object.keys(SLUGS) as [string, ...string[]]),
   message: z.string(),
@@ -175,6 +191,14 @@ export const cardholderView = z.strictObject({
   last_name: nullable(z.string()),
   created_at: iso,
   updated_at: iso,
+});
+
+/** Order repair's fail and refund (src/order-repair/): the order and its refund entry. */
+export const repairResult = z.strictObject({
+  order: staffOrderView,
+  refund: nullable(
+    z.strictObject({ amount: decimal, ledger_seq: z.number().int(), balance_before: decimal, balance_after: decimal, created_at: iso }),
+  ).describe('the refund entry of the order (made now or before); null when nothing is owed'),
 });
 
 export const orderPage = z.strictObject({ orders: z.array(staffOrderView), next_cursor: nullable(z.string()) });

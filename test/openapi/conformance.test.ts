@@ -2,8 +2,13 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { CARD_OP_PATHS } from '../../src/card-ops/card-ops-routes.js';
+import { CARDHOLDER_PATHS } from '../../src/cardholders/cardholders-feature.js';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
+import type { Order } from '../../src/orders/order-model.js';
+import { OrderTransitions } from '../../src/workflow/order-transitions.js';
+import { testLogger } from '../support/log-capture.js';
 import { postRaw, readAnswer } from '../support/craft.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
@@ -108,6 +113,45 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await partner(PARTNER_PATHS.listOrders, { cursor: 'not-a-cursor' }); // 400
     await partner(PARTNER_PATHS.balance, { limit: 2 });
 
+    // Cardholders: a new one (201), the same external_user_id again (200), refusals.
+    const holder = { external_user_id: uniq('oa-holder'), name: { first: 'Ada', last: 'Lovelace' }, billing_address: { line1: '1 Analytical St', city: 'London', postal_code: 'N1 9GU', country: 'GB' }, contact: { email: 'ada@example.com', phone: '+447700900123' } };
+    assert.equal((await partner(CARDHOLDER_PATHS.createCardholder, holder)).status, 201);
+    assert.equal((await partner(CARDHOLDER_PATHS.createCardholder, holder)).status, 200);
+    await partner(CARDHOLDER_PATHS.createCardholder, { ...holder, external_user_id: ' ' }); // 400 external_user_id_required
+    assert.equal((await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: holder.external_user_id })).status, 200);
+    await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: user }); // a staff-made one: null address and contact
+    await partner(CARDHOLDER_PATHS.getCardholder, { external_user_id: 'nobody' }); // 422 cardholder_not_found
+
+    // Card operations on the issued card, each followed to its end through orders/check.
+    const cardId = (card.payload.data as { card_id: string }).card_id;
+    const cardOp = async (path: string, body: object, expected: number | string): Promise<void> => {
+      const answer = await partner(path, { card_id: cardId, ...body }, randomUUID());
+      if (typeof expected === 'string') {
+        assert.equal((answer.payload.error as { slug: string } | undefined)?.slug, expected, JSON.stringify(answer.payload));
+        return;
+      }
+      assert.equal(answer.status, expected, JSON.stringify(answer.payload));
+      const id = (answer.payload.data as { order_id: string }).order_id;
+      let status = '';
+      await waitUntil(async () => {
+        status = ((await partner(PARTNER_PATHS.checkOrder, { order_id: id })).payload.data as { status: string }).status;
+        return ['completed', 'failed'].includes(status);
+      }, 20_000, `${path} to finish`);
+      assert.equal(status, 'completed', path);
+    };
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'USD' }, 201);
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'EUR' }, 'currency_mismatch');
+    await cardOp(CARD_OP_PATHS.card_withdraw, { amount: '0.50', currency: 'USD' }, 201);
+    await cardOp(CARD_OP_PATHS.card_withdraw, { amount: '400.00', currency: 'USD' }, 'card_balance_insufficient');
+    await cardOp(CARD_OP_PATHS.card_unfreeze, {}, 'card_not_frozen');
+    await cardOp(CARD_OP_PATHS.card_freeze, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_topup, { amount: '1.00', currency: 'USD' }, 'card_frozen');
+    await cardOp(CARD_OP_PATHS.card_unfreeze, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_terminate, {}, 201);
+    await cardOp(CARD_OP_PATHS.card_freeze, {}, 'card_terminated');
+    await cardOp(CARD_OP_PATHS.card_terminate, { amount: '1.00' }, 'validation_error');
+    await partner(CARD_OP_PATHS.card_freeze, { card_id: 'card_missing' }, randomUUID()); // 404
+
     // --- admin ---
     await admin('get', '/admin/v1/slugs');
     const project = (await admin('post', '/admin/v1/projects', { name: 'OpenAPI Ltd' })).data as { project_id: string };
@@ -154,22 +198,58 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('get', `${hooks}/events/evt_missing`); // 404
     await admin('post', `${hooks}/events/${eventId}/redeliver`);
     await admin('post', `${hooks}/disable`);
-    // Staff card operations: each made (201), repeated with its key (200), then a refusal and an unknown card.
-    const cardId = (card.payload.data as { card_id: string }).card_id;
+    // Staff card operations on a card of their own (the partner's terminated its card above): each
+    // made (201), repeated with its key (200), then a refusal and an unknown card.
+    const staffIssue = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: user }, randomUUID());
+    const staffIssueId = (staffIssue.payload.data as { order_id: string }).order_id;
+    let staffCardId = '';
+    await waitUntil(async () => {
+      const issued = (await partner(PARTNER_PATHS.checkOrder, { order_id: staffIssueId })).payload.data as { status: string; card_id?: string };
+      staffCardId = issued.card_id ?? '';
+      return issued.status === 'completed';
+    }, 20_000, 'the staff card to be issued');
     for (const action of ['freeze', 'unfreeze', 'terminate']) {
       const key = randomUUID();
-      const made = await admin('post', `/admin/v1/cards/${cardId}/${action}`, { reason: 'conformance', idempotency_key: key });
+      const made = await admin('post', `/admin/v1/cards/${staffCardId}/${action}`, { reason: 'conformance', idempotency_key: key });
       assert.equal(made.status, 201);
-      await admin('post', `/admin/v1/cards/${cardId}/${action}`, { reason: 'conformance', idempotency_key: key }); // 200 replay
+      await admin('post', `/admin/v1/cards/${staffCardId}/${action}`, { reason: 'conformance', idempotency_key: key }); // 200 replay
       const madeId = (made.data as { order_id: string }).order_id;
       await waitUntil(async () => ((await admin('get', `/admin/v1/orders/${madeId}`)).data as { status: string }).status === 'completed', 20_000, `the card_${action} order to complete`);
     }
-    await admin('post', `/admin/v1/cards/${cardId}/freeze`, { reason: 'conformance', idempotency_key: randomUUID() }); // 409 card_terminated
+    await admin('post', `/admin/v1/cards/${staffCardId}/freeze`, { reason: 'conformance', idempotency_key: randomUUID() }); // 409 card_terminated
     await admin('post', '/admin/v1/cards/card_missing/freeze', { reason: 'conformance', idempotency_key: randomUUID() }); // 404
     await admin('get', `/admin/v1/orders?project_id=${tp.project._id}&limit=1`);
     await admin('get', `/admin/v1/orders?status=bogus`); // 400
     await admin('get', `/admin/v1/orders/slug-counts?project_id=${tp.project._id}`);
     await admin('get', `/admin/v1/orders/${orderId}`);
+
+    // Order repair on card orders the sandbox holds at card creation (the provider keeps them issuing).
+    const heldUser = await makeCardholder(conn, tp.project._id);
+    await tg.gateway.orders.simulator!.setRule(tp.project._id, { external_user_id: heldUser, card_issue: 'hold', topup_result: 'succeed' });
+    const fence = new OrderTransitions(conn, testLogger);
+    const held = async (): Promise<Order> => {
+      const order = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: heldUser, initial_balance: '1.00' }, randomUUID());
+      const id = (order.payload.data as { order_id: string }).order_id;
+      await waitUntil(async () => (await fence.catchUp(id))?.issue_status === 'card_create_pending', 20_000, 'the order to be held at card creation');
+      return (await fence.catchUp(id))!;
+    };
+    const stuck = await held();
+    assert.equal((await admin('post', `/admin/v1/orders/${stuck._id}/retry`, { reason: 'provider back' })).status, 200);
+    await admin('post', `/admin/v1/orders/${orderId}/retry`); // 409 order_not_retryable
+    await admin('post', '/admin/v1/orders/ord_missing/retry', {}); // 404 order_not_found
+    const failed = await admin('post', `/admin/v1/orders/${stuck._id}/fail`, { reason: 'cancelled for the partner' });
+    assert.deepEqual([failed.status, (failed.data as { refund: { amount: string } | null }).refund?.amount], [200, '2.00']);
+    await admin('post', `/admin/v1/orders/${orderId}/fail`, { reason: 'x' }); // 409 order_not_failable
+    await admin('post', `/admin/v1/orders/${stuck._id}/fail`, {}); // 400: a reason is required
+    // A failed order whose refund was never written (as an old bug left some): failed through the fence, refund skipped.
+    const lost = await held();
+    const later = new Date(Date.now() + 60_000);
+    const errored = (await fence.project(lost, (await fence.take(lost, { set: { issue_status: 'card_create_error', last_error_slug: 'provider_unavailable', last_error: 'outage', next_attempt_at: later } })).transition))!;
+    await fence.project(errored, (await fence.take(errored, { set: { status: 'failed', failed_at: new Date() }, unset: ['next_attempt_at'] })).transition);
+    const refunded = await admin('post', `/admin/v1/orders/${lost._id}/refund`, { reason: 'refund lost by a bug' });
+    assert.deepEqual([refunded.status, (refunded.data as { refund: { amount: string } | null }).refund?.amount], [201, '2.00']);
+    await admin('post', `/admin/v1/orders/${lost._id}/refund`, { reason: 'again' }); // 409 already_refunded
+    await admin('post', `/admin/v1/orders/${orderId}/refund`, { reason: 'x' }); // 409 refund_not_owed
     await admin('post', '/admin/v1/reconciliations', { project_ids: [tp.project._id, pid], settle_s: 0 });
     await admin('get', `/admin/v1/audit?target=project:${pid}&limit=5`);
     const anonymous = await fetch(`${tg.url}/admin/v1/projects`);

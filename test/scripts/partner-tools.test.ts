@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { newId } from '../../src/ids/ids.js';
+import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { ProjectKey } from '../../src/projects/project-model.js';
 import { ProjectRepository } from '../../src/projects/project-repository.js';
 import { projectRoot } from '../../src/store/project-root.js';
@@ -96,6 +97,26 @@ describe('partner tools: keygen and command-line client', function () {
     assert.equal((JSON.parse(unknown.stderr) as { slug: string }).slug, 'unknown_project');
     const bad = await tool('partner-cli', ['check', '--project', project, '--keys', keys, '--body', '{nope']);
     assert.equal(bad.code, 2);
+  });
+
+  it('when a card operation or a cardholder command is run, then it reaches its endpoint, a card operation with a generated Idempotency-Key', async () => {
+    const keys = path.join(dir, 'ops');
+    assert.equal((await tool('partner-keygen', ['--out', keys])).code, 0);
+    const project = await register(keys);
+    const base = ['--url', gw.url, '--project', project, '--keys', keys];
+    // An unknown card: refused by the operation's rules, so the key was there (else idempotency_key_required) and the refusal is stored.
+    const frozen = await tool('partner-cli', ['freeze', ...base, '--body', '{"card_id":"card_missing"}']);
+    assert.equal(frozen.code, 1, frozen.stderr);
+    const refusal = JSON.parse(frozen.stderr) as { slug: string; status: number; order_id: string; idempotency_key: string };
+    assert.deepEqual([refusal.slug, refusal.status], ['card_not_found', 404]);
+    assert.match(refusal.idempotency_key, /^[0-9a-f-]{36}$/);
+    const stored = await orderModel(testStore().connection).findById(refusal.order_id).lean<Order>();
+    assert.deepEqual([stored?.order_type, stored?.idempotency_key, stored?.last_error_slug], ['card_freeze', refusal.idempotency_key, 'card_not_found']);
+
+    const holder = await tool('partner-cli', ['holder-get', ...base, '--body', '{"external_user_id":"nobody"}']);
+    assert.equal(holder.code, 1);
+    assert.equal((JSON.parse(holder.stderr) as { slug: string }).slug, 'cardholder_not_found');
+    assert.equal((await tool('partner-cli', ['toString', ...base])).code, 2, 'only the listed commands');
   });
 
   it('when RSA keys are made with --x509, then the certificates are self-signed for exactly those public keys, and the CLI works with them', async () => {
