@@ -158,11 +158,11 @@ describe('card webhook events', function () {
 
     it("when card operations ran, then each order's events follow its path (created, processing, completed), in order", async () => {
       const received = (await opened()).map((r) => r.event);
-      const ops = orders.filter((o) => o.order_type !== 'card_issue');
+      const ops = orders.filter((o) => o.order_type.startsWith('card_') && o.order_type !== 'card_issue');
       assert.equal(ops.length, CARDS * 4);
       for (const order of [...orders]) {
         const types = statesOf(order).map((s) => `order.${s}`);
-        if (order.order_type !== 'card_issue') assert.deepEqual(types, ['order.created', 'order.processing', 'order.completed']);
+        if (ops.includes(order)) assert.deepEqual(types, ['order.created', 'order.processing', 'order.completed']);
         const got = received.filter((e) => e.subject.type === 'order' && e.subject.id === order._id);
         assert.deepEqual([...new Map(got.map((e) => [e.id, e.type])).values()], types, `events of ${order.order_type} ${order._id}`);
         const sequences = got.map((e) => e.sequence);
@@ -180,7 +180,7 @@ describe('card webhook events', function () {
         assert.ok(log.length >= 2, `${e._id}: its first attempt failed`);
         assert.deepEqual(log.map((a) => a.attempt), Array.from({ length: e.attempts }, (_, i) => i + 1));
         assert.equal(log[0]!.outcome, 'http_error');
-        assert.equal(log.at(-1)!.outcome, 'delivered');
+        assert.equal(log.at(-1)!.outcome, 'delivered', JSON.stringify({ event: e, log }));
       }
     });
   });
