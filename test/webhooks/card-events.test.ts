@@ -11,11 +11,12 @@ import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provide
 import { SIGNED_WEBHOOK_COMPONENTS, type WireCardStatus, type WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { providerEventModel } from '../../src/provider/webhooks/provider-event-model.js';
 import { PROVIDER_WEBHOOK_PATH } from '../../src/provider/webhooks/webhook-routes.js';
-import { cardEventId } from '../../src/webhooks/card-events.js';
-import { statesOf } from '../../src/webhooks/order-events.js';
+import { CardEventRecorder, cardEventId } from '../../src/webhooks/card-events.js';
+import { OrderEventOutbox, statesOf } from '../../src/webhooks/order-events.js';
 import { webhookModels, type WebhookEvent as StoredEvent } from '../../src/webhooks/webhook-models.js';
 import { finished, issueCard, storedCard, WORKER_CONFIG } from '../card-ops/card-ops-fixtures.js';
 import { waitUntil } from '../support/gateway-process.js';
+import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
@@ -182,6 +183,27 @@ describe('card webhook events', function () {
         assert.equal(log[0]!.outcome, 'http_error');
         assert.equal(log.at(-1)!.outcome, 'delivered', JSON.stringify({ event: e, log }));
       }
+    });
+  });
+
+  describe('the outbox', () => {
+    it('when a card was issued and its event was never recorded (a crash before the scan, the provider event lost too), then a scan in a restarted process derives it from the order', async () => {
+      const card = await issueCard(conn(), client, productCode, user);
+      await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+      await models().events.deleteMany({ subject_id: card._id });
+      // The crash came before the watermark moved past the order: a restarted process scans it again.
+      const scanState = await models().scans.findById('orders').lean();
+      await models().scans.updateOne({ _id: 'orders' }, { $set: { watermark: new Date(card.created_at.getTime() - 1_000) } });
+      const recorder = new CardEventRecorder(conn(), { retryForS: 60 }, testLogger);
+      const restarted = new OrderEventOutbox(conn(), { retryForS: 60 }, testLogger, recorder);
+      await restarted.scan();
+      await restarted.scan();
+      const events = await models().events.find({ subject_id: card._id }).lean<StoredEvent[]>();
+      assert.deepEqual(
+        events.map((e) => [e._id, e.type, e.sequence]),
+        [[cardEventId({ cardId: card._id, state: 'active', source: { order: card.order_id } }), 'card.active', (await orderModel(conn()).findById(card.order_id).lean<Order>())!.completed_at!.getTime()]],
+      );
+      assert.ok(scanState && (await models().scans.findById('orders').lean())!.watermark >= scanState.watermark, 'the watermark moved on again');
     });
   });
 
