@@ -148,6 +148,9 @@ describe('card webhook events', function () {
         assert.deepEqual(stored.map((e) => e.type), ['card.active', 'card.frozen', 'card.active', 'card.terminated'], `stored events of ${card._id}`);
         assert.equal(stored.at(-1)!._id, eventIdFor(card._id, 'terminated'));
         assert.equal((stored.at(-1)!.data as { status: string }).status, 'terminated');
+        // The provider reported each change too (its own webhooks): still one event per change.
+        const reported = await providerEventModel(conn()).find({ provider_card_id: card.provider_card_id, applied: true }).lean();
+        assert.ok(reported.some((e) => e.card_status === 'inactive'), `the provider reported ${card._id} frozen`);
 
         const got = received.filter((e): e is CardWebhookEvent => e.subject.type === 'card' && e.subject.id === card._id);
         const sequences = got.map((e) => e.sequence);
