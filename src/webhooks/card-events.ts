@@ -2,6 +2,7 @@ import type { Connection, Model } from 'mongoose';
 import { cardTerminationModel, type CardTermination } from '../card-ops/card-state.js';
 import { cardModel, type Card, type CardStatus } from '../cards/card-model.js';
 import { eventIdFor } from '../ids/ids.js';
+import { KeyedMutex } from '../ledger/keyed-mutex.js';
 import type { Logger } from '../logging/logger.js';
 import type { Order, OrderType } from '../orders/order-model.js';
 import { toCardListItem } from '../partner-ops/card-list.js';
@@ -58,6 +59,7 @@ export class CardEventRecorder {
   private readonly models: WebhookModels;
   private readonly cards: Model<Card>;
   private readonly terminations: Model<CardTermination>;
+  private readonly turns = new KeyedMutex();
 
   constructor(
     connection: Connection,
@@ -80,8 +82,16 @@ export class CardEventRecorder {
     return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, sequence: now.getTime() }, now, card);
   }
 
-  /** Returns whether a new event was stored. */
-  async record(change: CardChange, now = new Date(), known?: Card): Promise<boolean> {
+  /**
+   * Returns whether a new event was stored. One card's events are decided one at a time in this
+   * process (the scan and the provider's webhooks both record them), so a decision always sees the
+   * event recorded before it; across processes the check and the insert are two steps.
+   */
+  record(change: CardChange, now = new Date(), known?: Card): Promise<boolean> {
+    return this.turns.run(change.cardId, () => this.decide(change, now, known));
+  }
+
+  private async decide(change: CardChange, now: Date, known: Card | undefined): Promise<boolean> {
     const id = cardEventId(change);
     const card = known ?? (await this.cards.findById(change.cardId, { secrets: 0 }).lean<Card>());
     if (!card) return false;
