@@ -80,7 +80,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   const secureChannel = await createSecureChannel({ config, logger, connection, ...(deps.now && { now: deps.now }) });
   const webhooks = createWebhooks({ config, logger, connection, signingKey: secureChannel.keys.signingKey });
   app.use(secureChannel.jwksRouter);
-  if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S }));
+  if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S, cardEvents: webhooks.cardEvents }));
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
   app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
   app.use(cardholders.routes(secureChannel));

@@ -87,7 +87,8 @@ export class CardState {
     await this.cards.updateOne({ _id: cardId }, { $set: { balance } });
   }
 
-  private async recordTermination(cardId: string, orderId: string | undefined): Promise<void> {
+  /** Before a terminated status is written; also by the provider's webhooks (src/provider/webhooks/). */
+  async recordTermination(cardId: string, orderId?: string): Promise<void> {
     try {
       await this.terminations.collection.insertOne({ _id: cardId, ...(orderId && { order_id: orderId }), created_at: new Date() } as never);
     } catch (err) {

@@ -231,22 +231,39 @@ export interface GatewayResponse<T> {
   idempotentReplayed: boolean;
 }
 
-/** `order.<state>` for every order status change; `card.<state>` events will follow the same shape. */
+/** `order.<state>` for every order status change (card operations skip `activating`). */
 export type OrderEventType = 'order.created' | 'order.activating' | 'order.processing' | 'order.completed' | 'order.failed';
 
-/**
- * A webhook event, as `PartnerClient.openEvent` returns it after decrypting and verifying it.
- * Delivered at least once: deduplicate on `id`. Events of one subject arrive in `sequence` order.
- */
-export interface WebhookEvent<T = PartnerOrder> {
-  /** Stable per (subject, state): a redelivery carries the same id. */
+/** `card.<state>` for every card state change: issued or unfrozen, frozen, terminated (always the card's last). */
+export type CardEventType = 'card.active' | 'card.frozen' | 'card.terminated';
+
+/** What every webhook event carries. Delivered at least once: deduplicate on `id`. */
+interface WebhookEventBase {
+  /** Stable per (subject, change): a retry or redelivery carries the same id. */
   id: string;
-  type: OrderEventType | `card.${string}`;
   project_id: string;
-  subject: { type: 'order' | 'card'; id: string };
-  /** The state's place in its subject's life (order: created 0, activating 1, processing 2, completed or failed 3). */
+  /** Orders the events of one subject, which arrive in increasing `sequence` (duplicates aside). */
   sequence: number;
   created_at: string;
-  /** The subject as it stood when the event was recorded (its status may already be past `type`). */
-  data: T;
 }
+
+/** An order's event; `data` is the order as it stood when the event was recorded (its status may already be past `type`). */
+export interface OrderWebhookEvent extends WebhookEventBase {
+  type: OrderEventType;
+  subject: { type: 'order'; id: string };
+  /** Order: created 0, activating 1, processing 2, completed or failed 3. */
+  sequence: number;
+  data: PartnerOrder;
+}
+
+/** A card's event; `data` is the card as cards/list shows it when the event was recorded. */
+export interface CardWebhookEvent extends WebhookEventBase {
+  type: CardEventType;
+  subject: { type: 'card'; id: string };
+  /** The gateway's time of the change, in milliseconds since the epoch. */
+  sequence: number;
+  data: CardListItem;
+}
+
+/** A webhook event, as `PartnerClient.openEvent` returns it after decrypting and verifying it; `subject.type` tells which. */
+export type WebhookEvent = OrderWebhookEvent | CardWebhookEvent;

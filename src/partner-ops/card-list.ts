@@ -50,11 +50,12 @@ export class CardList {
       .lean<Card[]>();
     const more = rows.length > filter.limit;
     const pageRows = more ? rows.slice(0, filter.limit) : rows;
-    return { cards: pageRows.map(toListItem), next_cursor: more ? encodeCursor(pageRows.at(-1)!) : null };
+    return { cards: pageRows.map(toCardListItem), next_cursor: more ? encodeCursor(pageRows.at(-1)!) : null };
   }
 }
 
-function toListItem(card: Card): CardListItem {
+/** A card as partners see it (cards/list, card webhook events). */
+export function toCardListItem(card: Omit<Card, 'secrets'>): CardListItem {
   return {
     card_id: card._id,
     order_id: card.order_id,

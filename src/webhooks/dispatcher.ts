@@ -111,6 +111,9 @@ export class WebhookDispatcher {
     await this.beforePoll();
     const free = this.options.concurrency - this.inFlight.size;
     if (free <= 0) return;
+    // Read while these were in flight, their rows below are stale (the attempt count above all):
+    // one that finishes during this poll is looked at again by the next one.
+    const busy = new Set(this.inFlight);
     const due = await this.models.events
       .find({ status: 'pending', next_attempt_at: { $lte: new Date() } })
       .sort({ next_attempt_at: 1, _id: 1 })
@@ -120,7 +123,7 @@ export class WebhookDispatcher {
     const subjects = new Set<string>();
     for (const event of due) {
       if (started >= free) break;
-      if (this.inFlight.has(event._id) || subjects.has(event.subject_id)) continue;
+      if (busy.has(event._id) || this.inFlight.has(event._id) || subjects.has(event.subject_id)) continue;
       const earlier = await this.models.events
         .findOne({ project_id: event.project_id, subject_id: event.subject_id, sequence: { $lt: event.sequence }, status: 'pending' }, { next_attempt_at: 1 })
         .sort({ sequence: 1 })
@@ -134,7 +137,7 @@ export class WebhookDispatcher {
       subjects.add(event.subject_id);
       this.inFlight.add(event._id);
       started++;
-      const delivery = this.deliver(event)
+      const delivery = this.deliverCurrent(event._id)
         .catch((err: unknown) => {
           this.logger.error('webhook delivery failed', { event_id: event._id, error: err instanceof Error ? err.message : String(err) });
         })
@@ -146,6 +149,17 @@ export class WebhookDispatcher {
         });
       this.deliveries.add(delivery);
     }
+  }
+
+  /**
+   * Delivers the event as stored now: the due list was read before this poll's other queries, and
+   * another process may have delivered or retried the event meanwhile. Its attempt number comes
+   * from this read, so two attempts of one process never share a number.
+   */
+  private async deliverCurrent(eventId: string): Promise<void> {
+    const event = await this.models.events.findById(eventId).lean<WebhookEvent>();
+    if (!event || event.status !== 'pending' || event.next_attempt_at > new Date()) return;
+    await this.deliver(event);
   }
 
   private async deliver(event: WebhookEvent): Promise<void> {

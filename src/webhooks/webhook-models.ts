@@ -13,18 +13,18 @@ export interface WebhookEndpoint {
   updated_at: Date;
 }
 
-/** `<subject>.<state>`: orders now; cards (card.frozen, card.terminated, ...) fit the same shape. */
+/** `<subject>.<state>`: `order.*` (order-events.ts) and `card.*` (card-events.ts). */
 export type SubjectType = 'order' | 'card';
 export type EventStatus = 'pending' | 'delivered' | 'failed';
 
 export interface WebhookEvent {
-  /** eventIdFor(subject_id, state): the same event derived twice is one document. */
+  /** Derived from the subject and its change (eventIdFor, cardEventId): the same event derived twice is one document. */
   _id: string;
   project_id: string;
   type: string;
   subject_type: SubjectType;
   subject_id: string;
-  /** The state's place in its subject's life: events of one subject are delivered in this order. */
+  /** Events of one subject are delivered in this order: an order state's place, a card change's time (ms). */
   sequence: number;
   /** What the partner receives as `data`: the subject's wire view when the event was recorded. */
   data: Record<string, unknown>;

@@ -2,6 +2,7 @@ import type { Connection } from 'mongoose';
 import type { Config } from '../config/config.js';
 import type { SigningKey } from '../jose/index.js';
 import type { Logger } from '../logging/logger.js';
+import { CardEventRecorder } from './card-events.js';
 import { WebhookDispatcher } from './dispatcher.js';
 import { OrderEventOutbox } from './order-events.js';
 import type { WebhookAdminOptions } from './webhook-admin.js';
@@ -13,20 +14,23 @@ export function webhookAdminOptions(config: Config): WebhookAdminOptions {
 
 export interface WebhooksFeature {
   outbox: OrderEventOutbox;
+  /** Also used by the provider's webhooks, which record a card change the provider reported. */
+  cardEvents: CardEventRecorder;
   dispatcher: WebhookDispatcher;
   start(): void;
   stop(): Promise<void>;
 }
 
 /**
- * Webhooks to partners: the outbox that derives order events from the orders, and the dispatcher
+ * Webhooks to partners: the outbox that derives order and card events from the orders, and the dispatcher
  * that seals them with the gateway's response-signing key and delivers them. Both run in every
  * gateway process (WEBHOOKS_ENABLED); the unique event ids make that safe.
  */
 export function createWebhooks(deps: { config: Config; logger: Logger; connection: Connection; signingKey: SigningKey }): WebhooksFeature {
   const { config, logger, connection } = deps;
   webhookModels(connection);
-  const outbox = new OrderEventOutbox(connection, { retryForS: config.WEBHOOK_RETRY_FOR_S }, logger);
+  const cardEvents = new CardEventRecorder(connection, { retryForS: config.WEBHOOK_RETRY_FOR_S }, logger);
+  const outbox = new OrderEventOutbox(connection, { retryForS: config.WEBHOOK_RETRY_FOR_S }, logger, cardEvents);
   const dispatcher = new WebhookDispatcher(
     connection,
     deps.signingKey,
@@ -43,6 +47,7 @@ export function createWebhooks(deps: { config: Config; logger: Logger; connectio
   );
   return {
     outbox,
+    cardEvents,
     dispatcher,
     start: () => {
       if (config.WEBHOOKS_ENABLED) dispatcher.start();

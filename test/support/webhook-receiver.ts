@@ -1,6 +1,7 @@
 /**
  * A partner's webhook endpoint in its own process, for the delivery tests: it misbehaves on
- * purpose. The first RECEIVER_FAIL_FIRST requests answer 500; after that every 5th answers only
+ * purpose. The first RECEIVER_FAIL_FIRST requests answer 500 (with RECEIVER_FAIL_EACH_FIRST=1,
+ * also the first request of every event id); after that every 5th answers only
  * after RECEIVER_SLOW_MS (past the gateway's timeout), every 7th drops the connection without an
  * answer, the rest answer 204. Every request whose body arrived is recorded (also the slow and
  * dropped ones: the partner saw them), and GET /received lists them. Prints `listening PORT`.
@@ -9,7 +10,9 @@ import { createServer } from 'node:http';
 
 const failFirst = Number(process.env.RECEIVER_FAIL_FIRST ?? 0);
 const slowMs = Number(process.env.RECEIVER_SLOW_MS ?? 1000);
+const failEachFirst = process.env.RECEIVER_FAIL_EACH_FIRST === '1';
 const received: { id: string; attempt: string; body: string; answer: string }[] = [];
+const seen = new Set<string>();
 let posts = 0;
 
 const server = createServer((req, res) => {
@@ -22,8 +25,11 @@ const server = createServer((req, res) => {
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const n = ++posts;
-    const answer = n <= failFirst ? 'fail' : n % 5 === 0 ? 'slow' : n % 7 === 0 ? 'drop' : 'ok';
-    received.push({ id: String(req.headers['webhook-id']), attempt: String(req.headers['webhook-attempt']), body: Buffer.concat(chunks).toString('latin1'), answer });
+    const id = String(req.headers['webhook-id']);
+    const first = !seen.has(id);
+    seen.add(id);
+    const answer = n <= failFirst || (failEachFirst && first) ? 'fail' : n % 5 === 0 ? 'slow' : n % 7 === 0 ? 'drop' : 'ok';
+    received.push({ id, attempt: String(req.headers['webhook-attempt']), body: Buffer.concat(chunks).toString('latin1'), answer });
     if (answer === 'fail') {
       res.statusCode = 500;
       res.end('not now');

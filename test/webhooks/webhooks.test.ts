@@ -117,7 +117,8 @@ describe('webhooks to partners', function () {
         assert.ok(got.every((e) => e.data.order_id === orderId && e.subject.type === 'order' && e.project_id === tp.project._id));
       }
       const final = bySubject.get([...expected].find(([, t]) => t.includes('order.failed') && t.length === 3)![0])!.at(-1)!;
-      assert.deepEqual([final.type, final.data.status, final.data.refunded_amount], ['order.failed', 'failed', '4.00']);
+      assert.equal(final.subject.type, 'order');
+      assert.deepEqual([final.type, final.data.status, 'refunded_amount' in final.data && final.data.refunded_amount], ['order.failed', 'failed', '4.00']);
       const answers = new Set(received.map((r) => r.answer));
       for (const a of ['fail', 'slow', 'drop', 'ok']) assert.ok(answers.has(a), `the receiver exercised "${a}"`);
       const duplicates = received.length - new Set(received.map((r) => r.id)).size;
@@ -199,6 +200,13 @@ describe('webhooks to partners', function () {
       assert.deepEqual(o('failed', 'initial_topup_verify_error'), ['created', 'activating', 'processing', 'failed']);
       assert.deepEqual(o('failed', undefined, true), ['failed']);
       assert.deepEqual(o('completed', undefined, false, 'balance_deposit'), ['completed']);
+      for (const type of ['card_topup', 'card_withdraw', 'card_freeze', 'card_unfreeze', 'card_terminate']) {
+        assert.deepEqual(o('new', undefined, false, type), ['created'], type);
+        assert.deepEqual(o('processing', 'card_change_in_progress', false, type), ['created', 'processing'], type);
+        assert.deepEqual(o('completed', 'completed', false, type), ['created', 'processing', 'completed'], type);
+        assert.deepEqual(o('failed', 'topup_error', false, type), ['created', 'processing', 'failed'], type);
+        assert.deepEqual(o('failed', undefined, true, type), ['failed'], `${type} refused at creation`);
+      }
     });
   });
 

@@ -7,6 +7,7 @@ import { digestMatches, SignatureRejected, verifyMessage } from '../http/message
 import { SIGNED_WEBHOOK_COMPONENTS } from '../http/wire.js';
 import { accountEvent, webhookEvent, WebhookService } from './webhook-service.js';
 import { applyAccountVerdict } from '../../cardholders/cardholder-verdicts.js';
+import type { CardEventRecorder } from '../../webhooks/card-events.js';
 
 /** Where the provider posts its card events (docs/provider.md, "Webhooks"). */
 export const PROVIDER_WEBHOOK_PATH = '/provider/webhooks';
@@ -17,8 +18,8 @@ export const PROVIDER_WEBHOOK_PATH = '/provider/webhooks';
  * created within PROVIDER_SIGNATURE_MAX_AGE_S. Anything else is 401 `provider_webhook_rejected`
  * and changes nothing.
  */
-export function providerWebhookRoutes(deps: { connection: Connection; logger: Logger; keys: ReadonlyMap<string, KeyObject>; maxAgeS: number }): Router {
-  const service = new WebhookService(deps.connection);
+export function providerWebhookRoutes(deps: { connection: Connection; logger: Logger; keys: ReadonlyMap<string, KeyObject>; maxAgeS: number; cardEvents: CardEventRecorder }): Router {
+  const service = new WebhookService(deps.connection, deps.cardEvents);
   const router = Router();
   router.post(PROVIDER_WEBHOOK_PATH, express.raw({ type: () => true, limit: 64 * 1024 }), async (req, res) => {
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

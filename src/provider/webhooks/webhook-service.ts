@@ -1,8 +1,10 @@
 import type { Connection, Model } from 'mongoose';
 import { z } from 'zod';
-import { cardModel, type Card } from '../../cards/card-model.js';
+import { CardState } from '../../card-ops/card-state.js';
+import { cardModel, type Card, type CardStatus } from '../../cards/card-model.js';
 import { orderModel, type Order } from '../../orders/order-model.js';
 import { insertUnique, DuplicateKeyError } from '../../store/duplicate-key.js';
+import type { CardEventRecorder } from '../../webhooks/card-events.js';
 import { providerEventModel, type ProviderEvent } from './provider-event-model.js';
 
 export const webhookEvent = z.object({
@@ -54,7 +56,14 @@ export class WebhookService {
   private readonly orders: Model<Order>;
   private readonly events: Model<ProviderEvent>;
 
-  constructor(connection: Connection) {
+  private readonly state: CardState;
+
+  constructor(
+    connection: Connection,
+    /** Records the partner's card events (src/webhooks/card-events.ts). */
+    private readonly cardEvents: CardEventRecorder,
+  ) {
+    this.state = new CardState(connection);
     this.cards = cardModel(connection);
     this.orders = orderModel(connection);
     this.events = providerEventModel(connection);
@@ -63,9 +72,14 @@ export class WebhookService {
   async apply(event: WebhookEvent): Promise<WebhookOutcome> {
     const { card } = event.data;
     const updatedAt = new Date(card.updatedAt);
-    // The effect first, then the record: a crash between them leaves a retry that re-applies a
-    // conditional (hence harmless) update, never an event recorded but not applied.
-    const applied = await this.applyToCard(card.id, CARD_STATUS[card.status], updatedAt);
+    const status = CARD_STATUS[card.status];
+    // Terminated is final: recorded before it is written, as every terminating writer does (card-state.ts).
+    if (status === 'terminated') await this.recordTermination(card.id);
+    // The effect first, then the partner's card event, then the record: a crash between them
+    // leaves a retry (the provider re-sends until we answer) that re-applies a conditional (hence
+    // harmless) update and derives the same event id, never an event recorded but not applied.
+    const applied = await this.applyToCard(card.id, status, updatedAt);
+    if (status) await this.recordCardEvent(card.id, status, updatedAt, event.id);
     if (card.status === 'active' || card.status === 'failed') await this.nudgeWaitingOrder(card.id);
     try {
       await insertUnique('provider_events', () =>
@@ -92,11 +106,28 @@ export class WebhookService {
       {
         provider_card_id: providerCardId,
         status: { $ne: 'terminated' },
-        $or: [{ provider_updated_at: { $exists: false } }, { provider_updated_at: { $lt: updatedAt } }],
+        // The provider's terminated is final whatever its time; other states only move forward.
+        ...(status !== 'terminated' && { $or: [{ provider_updated_at: { $exists: false } }, { provider_updated_at: { $lt: updatedAt } }] }),
       },
       { $set: { status, provider_updated_at: updatedAt } },
     );
     return modifiedCount === 1;
+  }
+
+  private async recordTermination(providerCardId: string): Promise<void> {
+    const target = await this.cards.findOne({ provider_card_id: providerCardId }, { _id: 1 }).lean<Pick<Card, '_id'>>();
+    if (target) await this.state.recordTermination(target._id);
+  }
+
+  /**
+   * The partner's card event, when the card carries this event's state (this event set it, now or
+   * before a crash). Reading the card again rather than trusting `applied` is what makes a
+   * re-sent event derive the event a crash kept from being recorded.
+   */
+  private async recordCardEvent(providerCardId: string, status: CardStatus, updatedAt: Date, eventId: string): Promise<void> {
+    const now = await this.cards.findOne({ provider_card_id: providerCardId }, { secrets: 0 }).lean<Card>();
+    if (!now || now.status !== status || now.provider_updated_at?.getTime() !== updatedAt.getTime()) return;
+    await this.cardEvents.fromProvider(now, status, eventId);
   }
 
   /** An order polling a card at `issuing` is asked about it now rather than at its next poll. */

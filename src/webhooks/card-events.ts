@@ -1,0 +1,132 @@
+import type { Connection, Model } from 'mongoose';
+import { cardTerminationModel, type CardTermination } from '../card-ops/card-state.js';
+import { cardModel, type Card, type CardStatus } from '../cards/card-model.js';
+import { eventIdFor } from '../ids/ids.js';
+import { KeyedMutex } from '../ledger/keyed-mutex.js';
+import type { Logger } from '../logging/logger.js';
+import type { Order, OrderType } from '../orders/order-model.js';
+import { toCardListItem } from '../partner-ops/card-list.js';
+import { isDuplicateKeyError } from '../store/duplicate-key.js';
+import { webhookModels, type WebhookEvent, type WebhookModels } from './webhook-models.js';
+
+/** The state a completed order puts its card in; other orders do not change a card's state. */
+const STATE_AFTER: Partial<Record<OrderType, CardStatus>> = {
+  card_issue: 'active',
+  card_freeze: 'frozen',
+  card_unfreeze: 'active',
+  card_terminate: 'terminated',
+};
+
+/** Where a card change was learnt: the order that made it, or the provider's event that reported it. */
+export type CardChangeSource = { order: string } | { provider_event: string };
+
+export interface CardChange {
+  cardId: string;
+  state: CardStatus;
+  source: CardChangeSource;
+  /** Milliseconds since the epoch on the gateway's clock, when the change was known to be done. */
+  sequence: number;
+}
+
+/** The card change a stored order records, if it is one: derived from the order alone, like its order events. */
+export function cardChangeOf(order: Pick<Order, '_id' | 'order_type' | 'status' | 'card_id' | 'completed_at'>): CardChange | undefined {
+  const state = STATE_AFTER[order.order_type];
+  if (!state || order.status !== 'completed' || !order.card_id || !order.completed_at) return undefined;
+  return { cardId: order.card_id, state, source: { order: order._id }, sequence: order.completed_at.getTime() };
+}
+
+/**
+ * The id of a card's event. A card is active or frozen many times, so those ids name the change
+ * (its order or provider event); it is terminated once, so every source of that change (the
+ * terminate order, the provider's event) names the same event.
+ */
+export function cardEventId(change: Pick<CardChange, 'cardId' | 'state' | 'source'>): string {
+  if (change.state === 'terminated') return eventIdFor(change.cardId, 'terminated');
+  const source = 'order' in change.source ? `order:${change.source.order}` : `provider:${change.source.provider_event}`;
+  return eventIdFor(change.cardId, `${change.state}:${source}`);
+}
+
+/**
+ * Records `card.<state>` events. Their `sequence` is the gateway's time of the change, so the
+ * events of one card are delivered in the order the changes happened (the dispatcher holds an
+ * event while an earlier one of its card is pending). An event is recorded only if it moves the
+ * partner's view of the card forward: its state differs from the card's latest recorded event and
+ * its sequence is later (a change learnt late, after a later one was recorded, is not sent behind
+ * it); and no active/frozen is recorded once the card's termination was recorded before the
+ * change. A terminated event always comes last.
+ */
+export class CardEventRecorder {
+  private readonly models: WebhookModels;
+  private readonly cards: Model<Card>;
+  private readonly terminations: Model<CardTermination>;
+  private readonly turns = new KeyedMutex();
+
+  constructor(
+    connection: Connection,
+    private readonly options: { retryForS: number },
+    private readonly logger: Logger,
+  ) {
+    this.models = webhookModels(connection);
+    this.cards = cardModel(connection);
+    this.terminations = cardTerminationModel(connection);
+  }
+
+  /**
+   * The provider reported a change the gateway's card now carries: recorded if the project has an
+   * active endpoint (orders' events are derived only for those too). Idempotent: a repeated
+   * provider event is the same event id.
+   */
+  async fromProvider(card: Card, state: CardStatus, providerEventId: string, now = new Date()): Promise<boolean> {
+    const endpoint = await this.models.endpoints.findById(card.project_id, { status: 1 }).lean();
+    if (endpoint?.status !== 'active') return false;
+    return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, sequence: now.getTime() }, now, card);
+  }
+
+  /**
+   * Returns whether a new event was stored. One card's events are decided one at a time in this
+   * process (the scan and the provider's webhooks both record them), so a decision always sees the
+   * event recorded before it; across processes the check and the insert are two steps.
+   */
+  record(change: CardChange, now = new Date(), known?: Card): Promise<boolean> {
+    return this.turns.run(change.cardId, () => this.decide(change, now, known));
+  }
+
+  private async decide(change: CardChange, now: Date, known: Card | undefined): Promise<boolean> {
+    const id = cardEventId(change);
+    const card = known ?? (await this.cards.findById(change.cardId, { secrets: 0 }).lean<Card>());
+    if (!card) return false;
+    if (change.state !== 'terminated') {
+      const termination = await this.terminations.findById(card._id, { created_at: 1 }).lean();
+      if (termination && change.sequence >= termination.created_at.getTime()) return false;
+    }
+    const latest = await this.models.events
+      .findOne({ project_id: card.project_id, subject_id: card._id }, { type: 1, sequence: 1 })
+      .sort({ sequence: -1 })
+      .lean<Pick<WebhookEvent, '_id' | 'type' | 'sequence'>>();
+    if (latest && (latest._id === id || latest.type === `card.${change.state}` || latest.type === 'card.terminated')) return false;
+    if (latest && change.state !== 'terminated' && latest.sequence >= change.sequence) return false;
+    const sequence = latest ? Math.max(change.sequence, latest.sequence + 1) : change.sequence;
+    const event: WebhookEvent = {
+      _id: id,
+      project_id: card.project_id,
+      type: `card.${change.state}`,
+      subject_type: 'card',
+      subject_id: card._id,
+      sequence,
+      data: toCardListItem(card) as unknown as Record<string, unknown>,
+      created_at: now,
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
+    };
+    try {
+      await this.models.events.collection.insertOne({ ...event } as never);
+    } catch (err) {
+      if (!isDuplicateKeyError(err)) throw err;
+      return false;
+    }
+    this.logger.debug('card webhook event recorded', { card_id: card._id, type: event.type });
+    return true;
+  }
+}
