@@ -32,6 +32,8 @@ export type IssueStatus =
   | 'card_change_error';
 
 export const TERMINAL_STATUSES: readonly OrderStatus[] = ['completed', 'failed'];
+/** The statuses an order passes through before it is terminal. */
+export const UNFINISHED_STATUSES: readonly OrderStatus[] = ['new', 'activating', 'processing'];
 
 /** The request fields and amounts of the order, as it was accepted. */
 export interface OrderData {

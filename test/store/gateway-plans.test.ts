@@ -62,6 +62,7 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     { name: 'create: ledger entry of an order', model: models.ledger, filter: { project_id: 'prj_1', order_id: 'o', kind: 'charge' }, single: true },
     { name: 'create: card of an order', model: models.cards, filter: { project_id: 'prj_1', order_id: 'o' }, single: true },
     { name: 'cardholder by user', model: models.cardholders, filter: { project_id: 'prj_1', external_user_id: 'u' }, single: true },
+    ...['new', 'activating', 'processing'].map((status): Case => ({ name: `worker start: unfinished orders (${status})`, model: models.orders, filter: { status } })),
     { name: 'reconcile: ledger in seq order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: 1 } },
     { name: 'reconcile: orders in _id order', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 } },
     { name: 'reconcile: ledger in order order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { order_id: 1, kind: 1 } },
