@@ -4,7 +4,7 @@ import { cardModel, type Card, type CardStatus } from '../cards/card-model.js';
 import { eventIdFor } from '../ids/ids.js';
 import { KeyedMutex } from '../ledger/keyed-mutex.js';
 import type { Logger } from '../logging/logger.js';
-import type { Order, OrderType } from '../orders/order-model.js';
+import { orderModel, UNFINISHED_STATUSES, type Order, type OrderType } from '../orders/order-model.js';
 import { toCardListItem } from '../partner-ops/card-list.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import { webhookModels, type WebhookEvent, type WebhookModels } from './webhook-models.js';
@@ -58,6 +58,7 @@ export function cardEventId(change: Pick<CardChange, 'cardId' | 'state' | 'sourc
 export class CardEventRecorder {
   private readonly models: WebhookModels;
   private readonly cards: Model<Card>;
+  private readonly orders: Model<Order>;
   private readonly terminations: Model<CardTermination>;
   private readonly turns = new KeyedMutex();
 
@@ -68,6 +69,7 @@ export class CardEventRecorder {
   ) {
     this.models = webhookModels(connection);
     this.cards = cardModel(connection);
+    this.orders = orderModel(connection);
     this.terminations = cardTerminationModel(connection);
   }
 
@@ -79,7 +81,26 @@ export class CardEventRecorder {
   async fromProvider(card: Card, state: CardStatus, providerEventId: string, now = new Date()): Promise<boolean> {
     const endpoint = await this.models.endpoints.findById(card.project_id, { status: 1 }).lean();
     if (endpoint?.status !== 'active') return false;
+    if (await this.madeByOrder(card._id, state)) return false;
     return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, sequence: now.getTime() }, now, card);
+  }
+
+  /**
+   * Whether the change the provider reports is one of the gateway's own orders: the card's latest
+   * state-changing order is still running, or completed into this state. That order's event is
+   * derived from the order by the outbox; recording the provider's report as well would race the
+   * outbox, which may not have derived the card's earlier changes yet (they would then be older
+   * than the latest event, and dropped). Only a change no order explains (the provider froze or
+   * terminated the card itself) is recorded from the provider.
+   */
+  private async madeByOrder(cardId: string, state: CardStatus): Promise<boolean> {
+    // The card_id index narrows this to the card's orders; the type filter runs on those.
+    const latest = await this.orders
+      .findOne({ card_id: cardId, order_type: { $in: Object.keys(STATE_AFTER) as OrderType[] } }, { order_type: 1, status: 1 })
+      .sort({ created_at: -1, _id: -1 })
+      .lean<Pick<Order, 'order_type' | 'status'>>();
+    if (!latest) return false;
+    return UNFINISHED_STATUSES.includes(latest.status) || (latest.status === 'completed' && STATE_AFTER[latest.order_type] === state);
   }
 
   /**
