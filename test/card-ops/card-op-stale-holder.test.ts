@@ -1,9 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createGateway, type Gateway } from '../../src/app.js';
+import { randomUUID } from 'node:crypto';
 import type { Card } from '../../src/cards/card-model.js';
 import type { CardOpType } from '../../src/card-ops/card-op-requests.js';
 import type { PartnerClient } from '../../src/client/index.js';
@@ -11,12 +7,11 @@ import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js';
 import { orderTransitionModel, stateOf, transitionId } from '../../src/workflow/order-transitions.js';
 import type { PauseStep } from '../../src/workflow/pause-point.js';
-import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
-import { testLogger } from '../support/log-capture.js';
-import { assertChainIntact, chainOf, childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { waitUntil } from '../support/gateway-process.js';
+import { assertChainIntact, chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { clientFor, createTestProject } from '../support/partner.js';
 import { simulatorState } from '../support/provider-sim.js';
-import { testConfig } from '../support/test-config.js';
+import { holderProcesses, loggedFor } from '../support/holder-processes.js';
 import { testStore } from '../support/test-store.js';
 import { finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
@@ -31,57 +26,8 @@ import { finished, issueCard, providerCard, storedCard, storedOrder } from './ca
 describe('card operations: stale lease holders (SIGSTOP past the lease, SIGCONT after the take-over)', function () {
   this.timeout(300_000);
   const conn = () => testStore().connection;
-  const cardDataKeys = `opstale:${randomBytes(32).toString('base64')}`;
-  let keysDir: string;
-  let gateway: Gateway;
-  const children: GatewayProcess[] = [];
-
-  before(async () => {
-    keysDir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-opstale-'));
-    gateway = await createGateway({
-      config: testConfig({ CARD_DATA_KEYS: cardDataKeys, CARD_DATA_ACTIVE_KEY_ID: 'opstale', GATEWAY_KEYS_DIR: keysDir }),
-      logger: testLogger,
-      connection: conn(),
-    });
-    // Orders other suites left due would otherwise be the children's work.
-    await gateway.orders.worker.drain();
-  });
-  afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.child.kill('SIGCONT');
-      child.child.kill('SIGKILL');
-      await child.exited;
-    }
-  });
-  after(async () => {
-    await rm(keysDir, { recursive: true, force: true });
-  });
-
-  function start(extra: Record<string, string> = {}): Promise<GatewayProcess> {
-    return spawnGateway({
-      MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
-      GATEWAY_KEYS_DIR: keysDir,
-      CARD_DATA_KEYS: cardDataKeys,
-      CARD_DATA_ACTIVE_KEY_ID: 'opstale',
-      LOG_LEVEL: 'info',
-      WORKER_POLL_MS: '50',
-      WORKER_LEASE_MS: '1000',
-      PROVIDER_RETRY_BASE_MS: '10',
-      ...extra,
-    }).then((gw) => {
-      children.push(gw);
-      return gw;
-    });
-  }
-
-  async function stop(gw: GatewayProcess): Promise<void> {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
-    children.splice(children.indexOf(gw), 1);
-  }
-
-  const loggedFor = (gw: GatewayProcess, message: string, orderId?: string) =>
-    gw.output.some((l) => l.includes(`"message":"${message}"`) && (orderId === undefined || l.includes(orderId)));
+  const holders = holderProcesses('opstale', { WORKER_LEASE_MS: '1000', PROVIDER_RETRY_BASE_MS: '10' });
+  const { start, stop } = holders;
 
   interface Scenario {
     op: Extract<CardOpType, 'card_topup' | 'card_withdraw' | 'card_freeze'>;
@@ -119,7 +65,7 @@ describe('card operations: stale lease holders (SIGSTOP past the lease, SIGCONT 
       const issuer = await start();
       const card = await issueCard(conn(), clientFor(issuer.url, project._id, partner.keys), product.product_code, user, (INITIAL / 100).toFixed(2));
       await stop(issuer);
-      await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', ...s.rule, external_user_id: user });
+      await holders.gateway().orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', ...s.rule, external_user_id: user });
       const balanceBefore = (await chainOf(conn(), project._id)).at(-1)!.balance_after;
 
       const stale = await start({ WORKFLOW_PAUSE_AT: `${s.step}@${project._id}` });

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createGateway, type Gateway } from '../../src/app.js';
+import { randomUUID } from 'node:crypto';
 import { cardModel } from '../../src/cards/card-model.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
-import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
-import { testLogger } from '../support/log-capture.js';
-import { assertExactlyOnce, childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { waitUntil } from '../support/gateway-process.js';
+import { assertExactlyOnce, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { clientFor, createTestProject } from '../support/partner.js';
-import { testConfig } from '../support/test-config.js';
+import { holderProcesses, pausedAt } from '../support/holder-processes.js';
 import { testStore } from '../support/test-store.js';
 
 /**
@@ -25,47 +20,8 @@ import { testStore } from '../support/test-store.js';
 describe('a create killed between its writes, after a worker saw its entry without the order', function () {
   this.timeout(180_000);
   const conn = () => testStore().connection;
-  const cardDataKeys = `race:${randomBytes(32).toString('base64')}`;
-  let keysDir: string;
-  let gateway: Gateway;
-  const children: GatewayProcess[] = [];
-
-  before(async () => {
-    keysDir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-create-race-'));
-    gateway = await createGateway({
-      config: testConfig({ CARD_DATA_KEYS: cardDataKeys, CARD_DATA_ACTIVE_KEY_ID: 'race', GATEWAY_KEYS_DIR: keysDir }),
-      logger: testLogger,
-      connection: conn(),
-    });
-  });
-  afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.child.kill('SIGCONT');
-      child.child.kill('SIGKILL');
-      await child.exited;
-    }
-  });
-  after(async () => {
-    await gateway.stop();
-    await rm(keysDir, { recursive: true, force: true });
-  });
-
-  async function start(extra: Record<string, string> = {}): Promise<GatewayProcess> {
-    const gw = await spawnGateway({
-      MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
-      GATEWAY_KEYS_DIR: keysDir,
-      CARD_DATA_KEYS: cardDataKeys,
-      CARD_DATA_ACTIVE_KEY_ID: 'race',
-      LOG_LEVEL: 'info',
-      WORKER_POLL_MS: '50',
-      ...extra,
-    });
-    children.push(gw);
-    return gw;
-  }
-
-  const pausedAt = (gw: GatewayProcess, step: string) =>
-    gw.output.find((l) => l.includes('"message":"workflow paused for a test"') && l.includes(`"step":"${step}"`));
+  const holders = holderProcesses('race');
+  const { start } = holders;
 
   it('when the request stored its order and died before charging it, then another process still finishes the order within seconds', async () => {
     const partner = await createTestProject({ url: 'http://127.0.0.1:1' });
@@ -73,7 +29,7 @@ describe('a create killed between its writes, after a worker saw its entry witho
     const product = await makeProduct(conn(), { issue_fee: 100 });
     await deposit(conn(), project._id, 100_000);
     const user = await makeCardholder(conn(), project._id);
-    await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
+    await holders.gateway().orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
 
     const dying = await start({ WORKFLOW_PAUSE_AT: `create+settle@${project._id}` });
     const answer = clientFor(dying.url, project._id, partner.keys)
@@ -98,7 +54,6 @@ describe('a create killed between its writes, after a worker saw its entry witho
     await waitUntil(() => pausedAt(dying, 'settle') !== undefined, 30_000, 'the request to store its order and hold before charging');
     dying.child.kill('SIGKILL');
     await dying.exited;
-    children.splice(children.indexOf(dying), 1);
     assert.ok((await answer) instanceof Error, 'the partner saw the connection die');
 
     const left = (await orderModel(conn()).findById(orderId).lean<Order>())!;
@@ -130,7 +85,7 @@ describe('a create killed between its writes, after a worker saw its entry witho
     const product = await makeProduct(conn(), { issue_fee: 100 });
     await deposit(conn(), project._id, 100_000);
     const user = await makeCardholder(conn(), project._id);
-    await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
+    await holders.gateway().orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', external_user_id: user });
 
     // No worker here: the request charges the order under its lease, then has nobody to hand it to.
     const accepting = await start({ WORKER_ENABLED: 'false', WORKFLOW_PAUSE_AT: `charge@${project._id}` });

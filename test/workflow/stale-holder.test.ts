@@ -1,9 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { createGateway, type Gateway } from '../../src/app.js';
+import { randomUUID } from 'node:crypto';
 import { cardModel } from '../../src/cards/card-model.js';
 import { cardIdFor } from '../../src/ids/ids.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
@@ -14,11 +10,10 @@ import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { reportTable } from '../../src/reconcile/report-table.js';
 import { orderTransitionModel, stateOf, transitionId } from '../../src/workflow/order-transitions.js';
 import type { PauseStep } from '../../src/workflow/pause-point.js';
-import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
-import { testLogger } from '../support/log-capture.js';
-import { assertExactlyOnce, childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { waitUntil } from '../support/gateway-process.js';
+import { assertExactlyOnce, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { clientFor, createTestProject, type TestProject } from '../support/partner.js';
-import { testConfig } from '../support/test-config.js';
+import { holderProcesses, loggedFor } from '../support/holder-processes.js';
 import { testStore } from '../support/test-store.js';
 
 /**
@@ -32,60 +27,8 @@ import { testStore } from '../support/test-store.js';
 describe('stale lease holders (SIGSTOP past the lease, SIGCONT after the take-over)', function () {
   this.timeout(300_000);
   const conn = () => testStore().connection;
-  const cardDataKeys = `stale:${randomBytes(32).toString('base64')}`;
-  const LEASE_MS = 1000;
-  let keysDir: string;
-  let gateway: Gateway;
-  const children: GatewayProcess[] = [];
-
-  before(async () => {
-    keysDir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-stale-'));
-    gateway = await createGateway({
-      // Generates the gateway keys the children share, before any child starts.
-      config: testConfig({ CARD_DATA_KEYS: cardDataKeys, CARD_DATA_ACTIVE_KEY_ID: 'stale', GATEWAY_KEYS_DIR: keysDir }),
-      logger: testLogger,
-      connection: conn(),
-    });
-    // Orders other suites left due would otherwise be the children's work, and could take the pause.
-    await gateway.orders.worker.drain();
-  });
-  afterEach(async () => {
-    for (const child of children.splice(0)) {
-      child.child.kill('SIGCONT');
-      child.child.kill('SIGKILL');
-      await child.exited;
-    }
-  });
-  after(async () => {
-    await rm(keysDir, { recursive: true, force: true });
-  });
-
-  function start(extra: Record<string, string> = {}): Promise<GatewayProcess> {
-    return spawnGateway({
-      MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
-      GATEWAY_KEYS_DIR: keysDir,
-      CARD_DATA_KEYS: cardDataKeys,
-      CARD_DATA_ACTIVE_KEY_ID: 'stale',
-      LOG_LEVEL: 'info',
-      WORKER_POLL_MS: '50',
-      WORKER_LEASE_MS: String(LEASE_MS),
-      PROVIDER_RETRY_BASE_MS: '10',
-      ...extra,
-    }).then((gw) => {
-      children.push(gw);
-      return gw;
-    });
-  }
-
-  /** Graceful stop: the process finishes the step it is in (its stale one included) and exits. */
-  async function stop(gw: GatewayProcess): Promise<void> {
-    gw.child.kill('SIGTERM');
-    await gw.exited;
-    children.splice(children.indexOf(gw), 1);
-  }
-
-  const loggedFor = (gw: GatewayProcess, message: string, orderId?: string) =>
-    gw.output.some((l) => l.includes(`"message":"${message}"`) && (orderId === undefined || l.includes(orderId)));
+  const holders = holderProcesses('stale', { WORKER_LEASE_MS: '1000', PROVIDER_RETRY_BASE_MS: '10' });
+  const { start, stop } = holders;
 
   interface Scenario {
     step: PauseStep;
@@ -116,7 +59,7 @@ describe('stale lease holders (SIGSTOP past the lease, SIGCONT after the take-ov
       const product: Product = await makeProduct(conn(), { issue_fee: FEE });
       if (!s.fundedWhilePaused) await deposit(conn(), project._id, 100_000);
       const user = await makeCardholder(conn(), project._id);
-      await gateway.orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', ...s.rule, external_user_id: user });
+      await holders.gateway().orders.simulator!.setRule(project._id, { card_issue: 'auto', topup_result: 'succeed', ...s.rule, external_user_id: user });
 
       const stale = await start({ WORKFLOW_PAUSE_AT: `${s.step}@${project._id}` });
       const created = clientFor(stale.url, project._id, partner.keys).createCard(
