@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import type { Connection } from 'mongoose';
 import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '../../src/client/index.js';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import { cardModel, type Card } from '../../src/cards/card-model.js';
@@ -11,6 +12,7 @@ import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provide
 import { SIGNED_WEBHOOK_COMPONENTS, type WireCardStatus, type WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { providerEventModel } from '../../src/provider/webhooks/provider-event-model.js';
 import { PROVIDER_WEBHOOK_PATH } from '../../src/provider/webhooks/webhook-routes.js';
+import { connectDatabase } from '../../src/store/database.js';
 import { CardEventRecorder, cardEventId } from '../../src/webhooks/card-events.js';
 import { OrderEventOutbox, statesOf } from '../../src/webhooks/order-events.js';
 import { webhookModels, type WebhookEvent as StoredEvent } from '../../src/webhooks/webhook-models.js';
@@ -189,6 +191,95 @@ describe('card webhook events', function () {
     });
   });
 
+  describe('two gateway processes recording changes of the same cards at once', () => {
+    const RACE_CARDS = 3;
+    const ROUNDS = 12;
+    const PER_ROUND = 5;
+    /** A stored card event as the chain reads it. */
+    interface ChainRow {
+      _id: string;
+      type: string;
+      sequence: number;
+      changed_at?: Date;
+    }
+    const connections: Connection[] = [];
+    const recorders: CardEventRecorder[] = [];
+    const cards: Card[] = [];
+
+    before(async function () {
+      this.timeout(120_000);
+      // Each recorder on its own connection with its own in-process turns, as two gateway processes have.
+      for (let i = 0; i < 2; i++) {
+        const connection = await connectDatabase(testStore().uri, testStore().dbName);
+        connections.push(connection);
+        recorders.push(new CardEventRecorder(connection, { retryForS: 600 }, testLogger));
+      }
+      cards.push(...(await Promise.all(Array.from({ length: RACE_CARDS }, () => issueCard(conn(), client, productCode, user)))));
+      await waitUntil(
+        async () => (await models().events.countDocuments({ subject_id: { $in: cards.map((c) => c._id) }, type: 'card.active' })) === RACE_CARDS,
+        20_000,
+        'each card.active of issue',
+      );
+    });
+    after(async () => {
+      for (const connection of connections) await connection.close();
+    });
+
+    it('when two recorders on their own connections race many changes of the same cards, then each card has one chain: positions 0..n, no state twice in a row, times never back, terminated once and last, received in chain order', async () => {
+      let clock = Date.now();
+      const recorded: boolean[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        clock += 50;
+        const at = clock;
+        const changes = cards.flatMap((card) =>
+          Array.from({ length: PER_ROUND }, (_, i) => {
+            const change = { cardId: card._id, state: randomInt(2) === 0 ? ('active' as const) : ('frozen' as const), source: { order: `ord_race_${round}_${i}` }, sequence: at + randomInt(8) };
+            // The first change of a round is derived by both processes (two scans of one order): one event.
+            return i === 0 ? [recorders[0]!.record(change), recorders[1]!.record(change)] : [recorders[i % 2]!.record(change)];
+          }).flat(),
+        );
+        recorded.push(...(await Promise.all(changes)));
+      }
+      clock += 50;
+      const end = clock;
+      // Both learn the termination (the order, the provider's event) while later changes still arrive.
+      recorded.push(
+        ...(await Promise.all(
+          cards.flatMap((card) => [
+            recorders[0]!.record({ cardId: card._id, state: 'terminated', source: { order: 'ord_race_terminate' }, sequence: end }),
+            recorders[1]!.record({ cardId: card._id, state: 'terminated', source: { provider_event: 'pe_race_terminate' }, sequence: end + 1 }),
+            recorders[1]!.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_race_late' }, sequence: end + 2 }),
+            recorders[0]!.record({ cardId: card._id, state: 'active', source: { order: 'ord_race_later' }, sequence: end + 3 }),
+          ]),
+        )),
+      );
+
+      const chains = new Map<string, ChainRow[]>();
+      for (const card of cards) {
+        const rows = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<ChainRow[]>();
+        chains.set(card._id, rows);
+        const types = rows.map((r) => r.type);
+        for (let k = 1; k < rows.length; k++) assert.notEqual(types[k], types[k - 1], `${card._id}: no state twice in a row: ${types.join(' ')}`);
+        assert.deepEqual(rows.map((r) => r.sequence), Array.from({ length: rows.length }, (_, k) => k), `${card._id}: positions 0..n, no gap, no duplicate`);
+        const times = rows.map((r) => r.changed_at?.getTime() ?? Number.NaN);
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), `${card._id}: change times never go back along the chain`);
+        assert.equal(types.filter((t) => t === 'card.terminated').length, 1);
+        assert.equal(rows.at(-1)!._id, eventIdFor(card._id, 'terminated'), `${card._id}: terminated last`);
+        assert.ok(rows.length >= 4, `${card._id}: the race recorded several changes (${rows.length})`);
+      }
+      assert.equal(recorded.filter(Boolean).length, [...chains.values()].reduce((n, rows) => n + rows.length - 1, 0), 'each stored event was reported stored once');
+
+      await waitUntil(async () => (await models().events.countDocuments({ subject_id: { $in: cards.map((c) => c._id) }, status: { $ne: 'delivered' } })) === 0, 120_000, 'the chains delivered');
+      const received = (await opened()).map((r) => r.event);
+      for (const card of cards) {
+        const got = received.filter((e) => e.subject.type === 'card' && e.subject.id === card._id);
+        const sequences = got.map((e) => e.sequence);
+        assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), `receipts of ${card._id} never go back (duplicates allowed)`);
+        assert.deepEqual([...new Set(got.map((e) => e.id))], chains.get(card._id)!.map((r) => r._id), `first deliveries of ${card._id} in chain order, none missing`);
+      }
+    });
+  });
+
   describe('the outbox', () => {
     it('when a card was issued and its event was never recorded (a crash before the scan, the provider event lost too), then a scan in a restarted process derives it from the order', async () => {
       const card = await issueCard(conn(), client, productCode, user);
@@ -203,8 +294,9 @@ describe('card webhook events', function () {
       await restarted.scan();
       const events = await models().events.find({ subject_id: card._id }).lean<StoredEvent[]>();
       assert.deepEqual(
-        events.map((e) => [e._id, e.type, e.sequence]),
-        [[cardEventId({ cardId: card._id, state: 'active', source: { order: card.order_id } }), 'card.active', (await orderModel(conn()).findById(card.order_id).lean<Order>())!.completed_at!.getTime()]],
+        events.map((e) => [e._id, e.type, e.sequence, e.changed_at?.getTime()]),
+        [[cardEventId({ cardId: card._id, state: 'active', source: { order: card.order_id } }), 'card.active', 0, (await orderModel(conn()).findById(card.order_id).lean<Order>())!.completed_at!.getTime()]],
+        'the first event of the card\'s chain, at the time its order completed',
       );
       assert.ok(scanState && (await models().scans.findById('orders').lean())!.watermark >= scanState.watermark, 'the watermark moved on again');
     });
