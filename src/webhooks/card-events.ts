@@ -25,14 +25,14 @@ export interface CardChange {
   state: CardStatus;
   source: CardChangeSource;
   /** Milliseconds since the epoch on the gateway's clock, when the change was known to be done. */
-  sequence: number;
+  time: number;
 }
 
 /** The card change a stored order records, if it is one: derived from the order alone, like its order events. */
 export function cardChangeOf(order: Pick<Order, '_id' | 'order_type' | 'status' | 'card_id' | 'completed_at'>): CardChange | undefined {
   const state = STATE_AFTER[order.order_type];
   if (!state || order.status !== 'completed' || !order.card_id || !order.completed_at) return undefined;
-  return { cardId: order.card_id, state, source: { order: order._id }, sequence: order.completed_at.getTime() };
+  return { cardId: order.card_id, state, source: { order: order._id }, time: order.completed_at.getTime() };
 }
 
 /**
@@ -89,7 +89,7 @@ export class CardEventRecorder {
   async fromProvider(card: Card, state: CardStatus, providerEventId: string, now = new Date()): Promise<boolean> {
     const endpoint = await this.models.endpoints.findById(card.project_id, { status: 1 }).lean();
     if (endpoint?.status !== 'active') return false;
-    return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, sequence: now.getTime() }, now, card);
+    return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, time: now.getTime() }, now, card);
   }
 
   /**
@@ -108,14 +108,14 @@ export class CardEventRecorder {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (change.state !== 'terminated') {
         const termination = await this.terminations.findById(card._id, { created_at: 1 }).lean();
-        if (termination && change.sequence >= termination.created_at.getTime()) return false;
+        if (termination && change.time >= termination.created_at.getTime()) return false;
       }
       const latest = await this.models.events
         .findOne({ project_id: card.project_id, subject_id: card._id }, { type: 1, sequence: 1, changed_at: 1 })
         .sort({ sequence: -1 })
         .lean<Pick<WebhookEvent, '_id' | 'type' | 'sequence' | 'changed_at'>>();
       if (latest && (latest._id === id || latest.type === `card.${change.state}` || latest.type === 'card.terminated')) return false;
-      if (latest && change.state !== 'terminated' && changeTime(latest) >= change.sequence) return false;
+      if (latest && change.state !== 'terminated' && changeTime(latest) >= change.time) return false;
       const event: WebhookEvent = {
         _id: id,
         project_id: card.project_id,
@@ -124,7 +124,7 @@ export class CardEventRecorder {
         subject_id: card._id,
         sequence: latest ? latest.sequence + 1 : 0,
         // A termination learnt late still comes last: its time is no earlier than its predecessor's.
-        changed_at: new Date(latest ? Math.max(change.sequence, changeTime(latest)) : change.sequence),
+        changed_at: new Date(latest ? Math.max(change.time, changeTime(latest)) : change.time),
         data: toCardListItem(card) as unknown as Record<string, unknown>,
         created_at: now,
         status: 'pending',

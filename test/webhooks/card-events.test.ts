@@ -233,7 +233,7 @@ describe('card webhook events', function () {
         const at = clock;
         const changes = cards.flatMap((card) =>
           Array.from({ length: PER_ROUND }, (_, i) => {
-            const change = { cardId: card._id, state: randomInt(2) === 0 ? ('active' as const) : ('frozen' as const), source: { order: `ord_race_${round}_${i}` }, sequence: at + randomInt(8) };
+            const change = { cardId: card._id, state: randomInt(2) === 0 ? ('active' as const) : ('frozen' as const), source: { order: `ord_race_${round}_${i}` }, time: at + randomInt(8) };
             // The first change of a round is derived by both processes (two scans of one order): one event.
             return i === 0 ? [recorders[0]!.record(change), recorders[1]!.record(change)] : [recorders[i % 2]!.record(change)];
           }).flat(),
@@ -246,10 +246,10 @@ describe('card webhook events', function () {
       recorded.push(
         ...(await Promise.all(
           cards.flatMap((card) => [
-            recorders[0]!.record({ cardId: card._id, state: 'terminated', source: { order: 'ord_race_terminate' }, sequence: end }),
-            recorders[1]!.record({ cardId: card._id, state: 'terminated', source: { provider_event: 'pe_race_terminate' }, sequence: end + 1 }),
-            recorders[1]!.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_race_late' }, sequence: end + 2 }),
-            recorders[0]!.record({ cardId: card._id, state: 'active', source: { order: 'ord_race_later' }, sequence: end + 3 }),
+            recorders[0]!.record({ cardId: card._id, state: 'terminated', source: { order: 'ord_race_terminate' }, time: end }),
+            recorders[1]!.record({ cardId: card._id, state: 'terminated', source: { provider_event: 'pe_race_terminate' }, time: end + 1 }),
+            recorders[1]!.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_race_late' }, time: end + 2 }),
+            recorders[0]!.record({ cardId: card._id, state: 'active', source: { order: 'ord_race_later' }, time: end + 3 }),
           ]),
         )),
       );
@@ -376,7 +376,7 @@ describe('card webhook events', function () {
       assert.equal(await cardTerminationModel(conn()).countDocuments({ _id: card._id }), 1, 'recorded as final, as a terminate order does');
       assert.equal(await post(providerEvent(card, 'active', new Date(t + 1_000))), 'ignored');
       // A change learnt after the termination (a freeze that completed late) is no news to the partner.
-      assert.equal(await tg.gateway.webhooks.cardEvents.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_late' }, sequence: Date.now() }), false);
+      assert.equal(await tg.gateway.webhooks.cardEvents.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_late' }, time: Date.now() }), false);
       await tg.gateway.webhooks.outbox.scan();
       const events = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
       assert.deepEqual(events.map((e) => e.type), ['card.active', 'card.terminated']);
