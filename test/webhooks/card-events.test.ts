@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '../../src/client/index.js';
@@ -17,9 +18,9 @@ import { CardEventRecorder, cardEventId } from '../../src/webhooks/card-events.j
 import { OrderEventOutbox, statesOf } from '../../src/webhooks/order-events.js';
 import { webhookModels, type WebhookEvent as StoredEvent } from '../../src/webhooks/webhook-models.js';
 import { finished, issueCard, storedCard, WORKER_CONFIG } from '../card-ops/card-ops-fixtures.js';
-import { waitUntil } from '../support/gateway-process.js';
+import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
 import { testLogger } from '../support/log-capture.js';
-import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
@@ -334,8 +335,8 @@ describe('card webhook events', function () {
       };
     }
 
-    async function post(body: WireWebhookEvent): Promise<string | undefined> {
-      const url = `${tg.url}${PROVIDER_WEBHOOK_PATH}`;
+    async function post(body: WireWebhookEvent, gatewayUrl = tg.url): Promise<string | undefined> {
+      const url = `${gatewayUrl}${PROVIDER_WEBHOOK_PATH}`;
       const text = JSON.stringify(body);
       const headers = await signMessage(
         { method: 'POST', url, headers: { 'content-type': 'application/json', 'content-digest': contentDigest(text) } },
@@ -383,6 +384,51 @@ describe('card webhook events', function () {
       assert.equal(events[1]!._id, eventIdFor(card._id, 'terminated'));
       assert.equal((await cardModel(conn()).findById(card._id).lean<Card>())!.status, 'terminated');
       await waitUntil(async () => (await models().events.findById(events[1]!._id).lean())?.status === 'delivered', 30_000, 'card.terminated delivered');
+    });
+
+    it("when two gateway processes receive the provider's changes of one card at once, then its events form one chain: positions 0..n, no state twice in a row, terminated once and last, received in chain order", async () => {
+      const dirs = await Promise.all([0, 1].map(() => mkdtemp(path.join(os.tmpdir(), 'card-events-chain-'))));
+      const gateways: GatewayProcess[] = [];
+      try {
+        // Two more gateway processes on this database that only take the provider's webhooks; this suite's gateway delivers.
+        const env = (keys: string) => ({
+          ...simulatorEnv(sim.sim),
+          MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
+          GATEWAY_KEYS_DIR: keys,
+          WORKER_ENABLED: 'false',
+          WEBHOOKS_ENABLED: 'false',
+        });
+        gateways.push(...(await Promise.all(dirs.map((d) => spawnGateway(env(d))))));
+        const card = await issueCard(conn(), client, productCode, user);
+        await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+        const t = Date.now() + 60_000;
+        for (let round = 0; round < 10; round++) {
+          await Promise.all(
+            Array.from({ length: 4 }, (_, i) => post(providerEvent(card, (round + i) % 2 === 0 ? 'inactive' : 'active', new Date(t + round * 10 + i)), gateways[i % 2]!.url)),
+          );
+        }
+        await Promise.all(gateways.map((gw, i) => post(providerEvent(card, 'terminated', new Date(t + 1_000 + i)), gw.url)));
+
+        const rows = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
+        const types = rows.map((r) => r.type);
+        for (let k = 1; k < rows.length; k++) assert.notEqual(types[k], types[k - 1], `no state twice in a row: ${types.join(' ')}`);
+        assert.deepEqual(rows.map((r) => r.sequence), Array.from({ length: rows.length }, (_, k) => k), 'positions 0..n');
+        const times = rows.map((r) => r.changed_at!.getTime());
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), 'change times never go back along the chain');
+        assert.equal(types.filter((x) => x === 'card.terminated').length, 1);
+        assert.equal(rows.at(-1)!._id, eventIdFor(card._id, 'terminated'));
+        assert.ok(rows.length >= 3, `several changes recorded: ${types.join(' ')}`);
+
+        await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id, status: { $ne: 'delivered' } })) === 0, 60_000, 'the chain delivered');
+        const got = (await opened()).map((r) => r.event).filter((e) => e.subject.type === 'card' && e.subject.id === card._id);
+        assert.deepEqual([...new Set(got.map((e) => e.id))], rows.map((r) => r._id), 'first deliveries in chain order, none missing');
+      } finally {
+        for (const gw of gateways) {
+          gw.child.kill('SIGTERM');
+          await gw.exited;
+        }
+        for (const d of dirs) await rm(d, { recursive: true, force: true });
+      }
     });
   });
 });
