@@ -303,6 +303,28 @@ describe('card webhook events', function () {
     });
   });
 
+  describe('a card whose events were recorded before the chain', () => {
+    it('when its latest event carries its change time as sequence (no changed_at), then a later change takes the next number after it and an older one is refused', async () => {
+      const card = await issueCard(conn(), client, productCode, user);
+      await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+      const issued = (await models().events.findOne({ subject_id: card._id }).lean<StoredEvent>())!;
+      const at = issued.changed_at!.getTime();
+      // As the gateway stored it before: sequence the change's time, no changed_at.
+      await models().events.collection.updateOne({ _id: issued._id as never }, { $set: { sequence: at }, $unset: { changed_at: '' } });
+      const recorder = new CardEventRecorder(conn(), { retryForS: 60 }, testLogger);
+      assert.equal(await recorder.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_legacy_older' }, time: at - 1 }), false, 'older than the latest');
+      assert.equal(await recorder.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_legacy_later' }, time: at + 5 }), true);
+      const events = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
+      assert.deepEqual(
+        events.map((e) => [e.type, e.sequence, e.changed_at?.getTime()]),
+        [
+          ['card.active', at, undefined],
+          ['card.frozen', at + 1, at + 5],
+        ],
+      );
+    });
+  });
+
   describe('changes the provider reports on its own', () => {
     let webhookKey: string;
 
