@@ -260,7 +260,7 @@ export interface OrderWebhookEvent extends WebhookEventBase {
 export interface CardWebhookEvent extends WebhookEventBase {
   type: CardEventType;
   subject: { type: 'card'; id: string };
-  /** The gateway's time of the change, in milliseconds since the epoch. */
+  /** The event's place in its card's chain: 0 for the card's first event, then one more per event. */
   sequence: number;
   data: CardListItem;
 }

@@ -265,10 +265,10 @@ export const webhookEndpointView = z.strictObject({
 const webhookEventLogView = z.strictObject({
   event: z.strictObject({
     id: z.string(),
-    type: z.string().describe('order.created, order.activating, order.processing, order.completed, order.failed'),
+    type: z.string().describe('order.created, order.activating, order.processing, order.completed, order.failed, card.active, card.frozen, card.terminated'),
     project_id: z.string(),
     subject: z.strictObject({ type: z.string(), id: z.string() }),
-    sequence: z.number().int(),
+    sequence: z.number().int().describe("an order's state's place (created 0, activating 1, processing 2, completed or failed 3); a card event's place in its card's chain (0, 1, 2, ...)"),
     created_at: iso,
     data: z.record(z.string(), z.unknown()),
   }),

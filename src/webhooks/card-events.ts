@@ -25,14 +25,14 @@ export interface CardChange {
   state: CardStatus;
   source: CardChangeSource;
   /** Milliseconds since the epoch on the gateway's clock, when the change was known to be done. */
-  sequence: number;
+  time: number;
 }
 
 /** The card change a stored order records, if it is one: derived from the order alone, like its order events. */
 export function cardChangeOf(order: Pick<Order, '_id' | 'order_type' | 'status' | 'card_id' | 'completed_at'>): CardChange | undefined {
   const state = STATE_AFTER[order.order_type];
   if (!state || order.status !== 'completed' || !order.card_id || !order.completed_at) return undefined;
-  return { cardId: order.card_id, state, source: { order: order._id }, sequence: order.completed_at.getTime() };
+  return { cardId: order.card_id, state, source: { order: order._id }, time: order.completed_at.getTime() };
 }
 
 /**
@@ -46,14 +46,24 @@ export function cardEventId(change: Pick<CardChange, 'cardId' | 'state' | 'sourc
   return eventIdFor(change.cardId, `${change.state}:${source}`);
 }
 
+/** Rounds of deciding again, each after another process took the card's next position first. */
+const MAX_ROUNDS = 64;
+
+/** A change's time: events recorded before the chain carried it in `sequence`. */
+function changeTime(event: Pick<WebhookEvent, 'sequence' | 'changed_at'>): number {
+  return event.changed_at?.getTime() ?? event.sequence;
+}
+
 /**
- * Records `card.<state>` events. Their `sequence` is the gateway's time of the change, so the
- * events of one card are delivered in the order the changes happened (the dispatcher holds an
- * event while an earlier one of its card is pending). An event is recorded only if it moves the
- * partner's view of the card forward: its state differs from the card's latest recorded event and
- * its sequence is later (a change learnt late, after a later one was recorded, is not sent behind
- * it); and no active/frozen is recorded once the card's termination was recorded before the
- * change. A terminated event always comes last.
+ * Records `card.<state>` events as a chain per card: a card's events take positions 0, 1, 2, ...
+ * as their `sequence`, and the unique index on (subject_id, sequence) lets one event take each
+ * position, whichever process records it. So a decision is made against the card's latest event
+ * and is stored only if that is still the latest: the loser of a race for a position decides again
+ * against the winner. The dispatcher sends a card's events in sequence order, which is then the
+ * order they were decided in. An event is recorded only if it moves the partner's view of the
+ * card forward: its state differs from the latest event's and its change is later (a change learnt
+ * late, after a later one was recorded, is not sent behind it); and no active/frozen is recorded
+ * once the card's termination was recorded before the change. A terminated event always comes last.
  */
 export class CardEventRecorder {
   private readonly models: WebhookModels;
@@ -82,7 +92,7 @@ export class CardEventRecorder {
     const endpoint = await this.models.endpoints.findById(card.project_id, { status: 1 }).lean();
     if (endpoint?.status !== 'active') return false;
     if (await this.madeByOrder(card._id, state)) return false;
-    return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, sequence: now.getTime() }, now, card);
+    return this.record({ cardId: card._id, state, source: { provider_event: providerEventId }, time: now.getTime() }, now, card);
   }
 
   /**
@@ -105,8 +115,8 @@ export class CardEventRecorder {
 
   /**
    * Returns whether a new event was stored. One card's events are decided one at a time in this
-   * process (the scan and the provider's webhooks both record them), so a decision always sees the
-   * event recorded before it; across processes the check and the insert are two steps.
+   * process (the scan and the provider's webhooks both record them), so its own decisions do not
+   * race each other for a position; other processes' decisions do, and the chain settles those.
    */
   record(change: CardChange, now = new Date(), known?: Card): Promise<boolean> {
     return this.turns.run(change.cardId, () => this.decide(change, now, known));
@@ -116,38 +126,45 @@ export class CardEventRecorder {
     const id = cardEventId(change);
     const card = known ?? (await this.cards.findById(change.cardId, { secrets: 0 }).lean<Card>());
     if (!card) return false;
-    if (change.state !== 'terminated') {
-      const termination = await this.terminations.findById(card._id, { created_at: 1 }).lean();
-      if (termination && change.sequence >= termination.created_at.getTime()) return false;
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      if (change.state !== 'terminated') {
+        const termination = await this.terminations.findById(card._id, { created_at: 1 }).lean();
+        if (termination && change.time >= termination.created_at.getTime()) return false;
+      }
+      const latest = await this.models.events
+        .findOne({ project_id: card.project_id, subject_id: card._id }, { type: 1, sequence: 1, changed_at: 1 })
+        .sort({ sequence: -1 })
+        .lean<Pick<WebhookEvent, '_id' | 'type' | 'sequence' | 'changed_at'>>();
+      if (latest && (latest._id === id || latest.type === `card.${change.state}` || latest.type === 'card.terminated')) return false;
+      if (latest && change.state !== 'terminated' && changeTime(latest) >= change.time) return false;
+      const event: WebhookEvent = {
+        _id: id,
+        project_id: card.project_id,
+        type: `card.${change.state}`,
+        subject_type: 'card',
+        subject_id: card._id,
+        sequence: latest ? latest.sequence + 1 : 0,
+        // A termination learnt late still comes last: its time is no earlier than its predecessor's.
+        changed_at: new Date(latest ? Math.max(change.time, changeTime(latest)) : change.time),
+        data: toCardListItem(card) as unknown as Record<string, unknown>,
+        created_at: now,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
+      };
+      try {
+        // One insert claims both keys: the event id and the card's next position. No crash between two writes.
+        await this.models.events.collection.insertOne({ ...event } as never);
+        this.logger.debug('card webhook event recorded', { card_id: card._id, type: event.type, sequence: event.sequence });
+        return true;
+      } catch (err) {
+        if (!isDuplicateKeyError(err)) throw err;
+      }
+      // Refused on the event id (this change was recorded already: by another process, or deeper
+      // in the chain) or on the position (another process recorded the card's next event first).
+      if (await this.models.events.exists({ _id: id })) return false;
     }
-    const latest = await this.models.events
-      .findOne({ project_id: card.project_id, subject_id: card._id }, { type: 1, sequence: 1 })
-      .sort({ sequence: -1 })
-      .lean<Pick<WebhookEvent, '_id' | 'type' | 'sequence'>>();
-    if (latest && (latest._id === id || latest.type === `card.${change.state}` || latest.type === 'card.terminated')) return false;
-    if (latest && change.state !== 'terminated' && latest.sequence >= change.sequence) return false;
-    const sequence = latest ? Math.max(change.sequence, latest.sequence + 1) : change.sequence;
-    const event: WebhookEvent = {
-      _id: id,
-      project_id: card.project_id,
-      type: `card.${change.state}`,
-      subject_type: 'card',
-      subject_id: card._id,
-      sequence,
-      data: toCardListItem(card) as unknown as Record<string, unknown>,
-      created_at: now,
-      status: 'pending',
-      attempts: 0,
-      next_attempt_at: now,
-      retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
-    };
-    try {
-      await this.models.events.collection.insertOne({ ...event } as never);
-    } catch (err) {
-      if (!isDuplicateKeyError(err)) throw err;
-      return false;
-    }
-    this.logger.debug('card webhook event recorded', { card_id: card._id, type: event.type });
-    return true;
+    throw new Error(`card ${card._id}: its next event position was taken ${MAX_ROUNDS} times in a row`);
   }
 }

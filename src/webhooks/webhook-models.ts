@@ -24,8 +24,13 @@ export interface WebhookEvent {
   type: string;
   subject_type: SubjectType;
   subject_id: string;
-  /** Events of one subject are delivered in this order: an order state's place, a card change's time (ms). */
+  /**
+   * Events of one subject are delivered in this order: an order state's place (0-3), a card
+   * event's position in its card's chain (0, 1, 2, ...). Unique per subject.
+   */
   sequence: number;
+  /** Card events: the change's time on the gateway's clock (decides whether a later-learnt change is stale). */
+  changed_at?: Date;
   /** What the partner receives as `data`: the subject's wire view when the event was recorded. */
   data: Record<string, unknown>;
   created_at: Date;
@@ -80,6 +85,7 @@ const eventSchema = new Schema<WebhookEvent>(
     subject_type: { type: String, enum: ['order', 'card'], required: true },
     subject_id: { type: String, required: true },
     sequence: { type: Number, required: true },
+    changed_at: { type: Date },
     data: { type: Schema.Types.Mixed, required: true },
     created_at: { type: Date, required: true },
     status: { type: String, enum: ['pending', 'delivered', 'failed'], required: true },
@@ -95,6 +101,10 @@ const eventSchema = new Schema<WebhookEvent>(
 eventSchema.index({ status: 1, next_attempt_at: 1 });
 // In order per subject: is an earlier event of this subject still pending?
 eventSchema.index({ project_id: 1, subject_id: 1, sequence: 1 });
+// One event per place in a subject's order: a card's next chain position is taken by one insert,
+// whichever process makes it (card-events.ts); an order's states have distinct places (completed
+// and failed share 3, and an order ends one way).
+eventSchema.index({ subject_id: 1, sequence: 1 }, { unique: true });
 // Staff's delivery log of a project, newest first.
 eventSchema.index({ project_id: 1, created_at: -1, _id: -1 });
 

@@ -4,6 +4,7 @@ import { cardModel } from '../../src/cards/card-model.js';
 import { cardholderModel } from '../../src/cardholders/cardholder-model.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
+import { webhookModels } from '../../src/webhooks/webhook-models.js';
 import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
 
 /**
@@ -35,6 +36,7 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     ledger: () => ledgerEntryModel(connection) as unknown as Model<never>,
     cards: () => cardModel(connection) as unknown as Model<never>,
     cardholders: () => cardholderModel(connection) as unknown as Model<never>,
+    events: () => webhookModels(connection).events as unknown as Model<never>,
   };
 
   const lookups: [string, Record<string, unknown>][] = [
@@ -63,6 +65,8 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     { name: 'create: card of an order', model: models.cards, filter: { project_id: 'prj_1', order_id: 'o' }, single: true },
     { name: 'cardholder by user', model: models.cardholders, filter: { project_id: 'prj_1', external_user_id: 'u' }, single: true },
     ...['new', 'activating', 'processing'].map((status): Case => ({ name: `worker start: unfinished orders (${status})`, model: models.orders, filter: { status } })),
+    { name: 'card events: latest event of a card (its chain head)', model: models.events, filter: { project_id: 'prj_1', subject_id: 'card_1' }, sort: { sequence: -1 } },
+    { name: 'dispatch: earlier pending event of a subject', model: models.events, filter: { project_id: 'prj_1', subject_id: 'card_1', sequence: { $lt: 3 }, status: 'pending' }, sort: { sequence: 1 } },
     { name: 'reconcile: ledger in seq order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: 1 } },
     { name: 'reconcile: orders in _id order', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 } },
     { name: 'reconcile: ledger in order order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { order_id: 1, kind: 1 } },

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { randomInt, randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import type { Connection } from 'mongoose';
 import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '../../src/client/index.js';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import { cardModel, type Card } from '../../src/cards/card-model.js';
@@ -11,13 +13,14 @@ import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provide
 import { SIGNED_WEBHOOK_COMPONENTS, type WireCardStatus, type WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { providerEventModel } from '../../src/provider/webhooks/provider-event-model.js';
 import { PROVIDER_WEBHOOK_PATH } from '../../src/provider/webhooks/webhook-routes.js';
+import { connectDatabase } from '../../src/store/database.js';
 import { CardEventRecorder, cardEventId } from '../../src/webhooks/card-events.js';
 import { OrderEventOutbox, statesOf } from '../../src/webhooks/order-events.js';
 import { webhookModels, type WebhookEvent as StoredEvent } from '../../src/webhooks/webhook-models.js';
 import { finished, issueCard, storedCard, WORKER_CONFIG } from '../card-ops/card-ops-fixtures.js';
-import { waitUntil } from '../support/gateway-process.js';
+import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
 import { testLogger } from '../support/log-capture.js';
-import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
+import { childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
@@ -189,6 +192,95 @@ describe('card webhook events', function () {
     });
   });
 
+  describe('two gateway processes recording changes of the same cards at once', () => {
+    const RACE_CARDS = 3;
+    const ROUNDS = 12;
+    const PER_ROUND = 5;
+    /** A stored card event as the chain reads it. */
+    interface ChainRow {
+      _id: string;
+      type: string;
+      sequence: number;
+      changed_at?: Date;
+    }
+    const connections: Connection[] = [];
+    const recorders: CardEventRecorder[] = [];
+    const cards: Card[] = [];
+
+    before(async function () {
+      this.timeout(120_000);
+      // Each recorder on its own connection with its own in-process turns, as two gateway processes have.
+      for (let i = 0; i < 2; i++) {
+        const connection = await connectDatabase(testStore().uri, testStore().dbName);
+        connections.push(connection);
+        recorders.push(new CardEventRecorder(connection, { retryForS: 600 }, testLogger));
+      }
+      cards.push(...(await Promise.all(Array.from({ length: RACE_CARDS }, () => issueCard(conn(), client, productCode, user)))));
+      await waitUntil(
+        async () => (await models().events.countDocuments({ subject_id: { $in: cards.map((c) => c._id) }, type: 'card.active' })) === RACE_CARDS,
+        20_000,
+        'each card.active of issue',
+      );
+    });
+    after(async () => {
+      for (const connection of connections) await connection.close();
+    });
+
+    it('when two recorders on their own connections race many changes of the same cards, then each card has one chain: positions 0..n, no state twice in a row, times never back, terminated once and last, received in chain order', async () => {
+      let clock = Date.now();
+      const recorded: boolean[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        clock += 50;
+        const at = clock;
+        const changes = cards.flatMap((card) =>
+          Array.from({ length: PER_ROUND }, (_, i) => {
+            const change = { cardId: card._id, state: randomInt(2) === 0 ? ('active' as const) : ('frozen' as const), source: { order: `ord_race_${round}_${i}` }, time: at + randomInt(8) };
+            // The first change of a round is derived by both processes (two scans of one order): one event.
+            return i === 0 ? [recorders[0]!.record(change), recorders[1]!.record(change)] : [recorders[i % 2]!.record(change)];
+          }).flat(),
+        );
+        recorded.push(...(await Promise.all(changes)));
+      }
+      clock += 50;
+      const end = clock;
+      // Both learn the termination (the order, the provider's event) while later changes still arrive.
+      recorded.push(
+        ...(await Promise.all(
+          cards.flatMap((card) => [
+            recorders[0]!.record({ cardId: card._id, state: 'terminated', source: { order: 'ord_race_terminate' }, time: end }),
+            recorders[1]!.record({ cardId: card._id, state: 'terminated', source: { provider_event: 'pe_race_terminate' }, time: end + 1 }),
+            recorders[1]!.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_race_late' }, time: end + 2 }),
+            recorders[0]!.record({ cardId: card._id, state: 'active', source: { order: 'ord_race_later' }, time: end + 3 }),
+          ]),
+        )),
+      );
+
+      const chains = new Map<string, ChainRow[]>();
+      for (const card of cards) {
+        const rows = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<ChainRow[]>();
+        chains.set(card._id, rows);
+        const types = rows.map((r) => r.type);
+        for (let k = 1; k < rows.length; k++) assert.notEqual(types[k], types[k - 1], `${card._id}: no state twice in a row: ${types.join(' ')}`);
+        assert.deepEqual(rows.map((r) => r.sequence), Array.from({ length: rows.length }, (_, k) => k), `${card._id}: positions 0..n, no gap, no duplicate`);
+        const times = rows.map((r) => r.changed_at?.getTime() ?? Number.NaN);
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), `${card._id}: change times never go back along the chain`);
+        assert.equal(types.filter((t) => t === 'card.terminated').length, 1);
+        assert.equal(rows.at(-1)!._id, eventIdFor(card._id, 'terminated'), `${card._id}: terminated last`);
+        assert.ok(rows.length >= 4, `${card._id}: the race recorded several changes (${rows.length})`);
+      }
+      assert.equal(recorded.filter(Boolean).length, [...chains.values()].reduce((n, rows) => n + rows.length - 1, 0), 'each stored event was reported stored once');
+
+      await waitUntil(async () => (await models().events.countDocuments({ subject_id: { $in: cards.map((c) => c._id) }, status: { $ne: 'delivered' } })) === 0, 120_000, 'the chains delivered');
+      const received = (await opened()).map((r) => r.event);
+      for (const card of cards) {
+        const got = received.filter((e) => e.subject.type === 'card' && e.subject.id === card._id);
+        const sequences = got.map((e) => e.sequence);
+        assert.deepEqual(sequences, [...sequences].sort((a, b) => a - b), `receipts of ${card._id} never go back (duplicates allowed)`);
+        assert.deepEqual([...new Set(got.map((e) => e.id))], chains.get(card._id)!.map((r) => r._id), `first deliveries of ${card._id} in chain order, none missing`);
+      }
+    });
+  });
+
   describe('the outbox', () => {
     it('when a card was issued and its event was never recorded (a crash before the scan, the provider event lost too), then a scan in a restarted process derives it from the order', async () => {
       const card = await issueCard(conn(), client, productCode, user);
@@ -203,10 +295,33 @@ describe('card webhook events', function () {
       await restarted.scan();
       const events = await models().events.find({ subject_id: card._id }).lean<StoredEvent[]>();
       assert.deepEqual(
-        events.map((e) => [e._id, e.type, e.sequence]),
-        [[cardEventId({ cardId: card._id, state: 'active', source: { order: card.order_id } }), 'card.active', (await orderModel(conn()).findById(card.order_id).lean<Order>())!.completed_at!.getTime()]],
+        events.map((e) => [e._id, e.type, e.sequence, e.changed_at?.getTime()]),
+        [[cardEventId({ cardId: card._id, state: 'active', source: { order: card.order_id } }), 'card.active', 0, (await orderModel(conn()).findById(card.order_id).lean<Order>())!.completed_at!.getTime()]],
+        'the first event of the card\'s chain, at the time its order completed',
       );
       assert.ok(scanState && (await models().scans.findById('orders').lean())!.watermark >= scanState.watermark, 'the watermark moved on again');
+    });
+  });
+
+  describe('a card whose events were recorded before the chain', () => {
+    it('when its latest event carries its change time as sequence (no changed_at), then a later change takes the next number after it and an older one is refused', async () => {
+      const card = await issueCard(conn(), client, productCode, user);
+      await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+      const issued = (await models().events.findOne({ subject_id: card._id }).lean<StoredEvent>())!;
+      const at = issued.changed_at!.getTime();
+      // As the gateway stored it before: sequence the change's time, no changed_at.
+      await models().events.collection.updateOne({ _id: issued._id as never }, { $set: { sequence: at }, $unset: { changed_at: '' } });
+      const recorder = new CardEventRecorder(conn(), { retryForS: 60 }, testLogger);
+      assert.equal(await recorder.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_legacy_older' }, time: at - 1 }), false, 'older than the latest');
+      assert.equal(await recorder.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_legacy_later' }, time: at + 5 }), true);
+      const events = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
+      assert.deepEqual(
+        events.map((e) => [e.type, e.sequence, e.changed_at?.getTime()]),
+        [
+          ['card.active', at, undefined],
+          ['card.frozen', at + 1, at + 5],
+        ],
+      );
     });
   });
 
@@ -242,8 +357,8 @@ describe('card webhook events', function () {
       };
     }
 
-    async function post(body: WireWebhookEvent): Promise<string | undefined> {
-      const url = `${tg.url}${PROVIDER_WEBHOOK_PATH}`;
+    async function post(body: WireWebhookEvent, gatewayUrl = tg.url): Promise<string | undefined> {
+      const url = `${gatewayUrl}${PROVIDER_WEBHOOK_PATH}`;
       const text = JSON.stringify(body);
       const headers = await signMessage(
         { method: 'POST', url, headers: { 'content-type': 'application/json', 'content-digest': contentDigest(text) } },
@@ -284,13 +399,58 @@ describe('card webhook events', function () {
       assert.equal(await cardTerminationModel(conn()).countDocuments({ _id: card._id }), 1, 'recorded as final, as a terminate order does');
       assert.equal(await post(providerEvent(card, 'active', new Date(t + 1_000))), 'ignored');
       // A change learnt after the termination (a freeze that completed late) is no news to the partner.
-      assert.equal(await tg.gateway.webhooks.cardEvents.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_late' }, sequence: Date.now() }), false);
+      assert.equal(await tg.gateway.webhooks.cardEvents.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_late' }, time: Date.now() }), false);
       await tg.gateway.webhooks.outbox.scan();
       const events = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
       assert.deepEqual(events.map((e) => e.type), ['card.active', 'card.terminated']);
       assert.equal(events[1]!._id, eventIdFor(card._id, 'terminated'));
       assert.equal((await cardModel(conn()).findById(card._id).lean<Card>())!.status, 'terminated');
       await waitUntil(async () => (await models().events.findById(events[1]!._id).lean())?.status === 'delivered', 30_000, 'card.terminated delivered');
+    });
+
+    it("when two gateway processes receive the provider's changes of one card at once, then its events form one chain: positions 0..n, no state twice in a row, terminated once and last, received in chain order", async () => {
+      const dirs = await Promise.all([0, 1].map(() => mkdtemp(path.join(os.tmpdir(), 'card-events-chain-'))));
+      const gateways: GatewayProcess[] = [];
+      try {
+        // Two more gateway processes on this database that only take the provider's webhooks; this suite's gateway delivers.
+        const env = (keys: string) => ({
+          ...simulatorEnv(sim.sim),
+          MONGODB_URI: childMongoUri(testStore().uri, testStore().dbName),
+          GATEWAY_KEYS_DIR: keys,
+          WORKER_ENABLED: 'false',
+          WEBHOOKS_ENABLED: 'false',
+        });
+        gateways.push(...(await Promise.all(dirs.map((d) => spawnGateway(env(d))))));
+        const card = await issueCard(conn(), client, productCode, user);
+        await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+        const t = Date.now() + 60_000;
+        for (let round = 0; round < 10; round++) {
+          await Promise.all(
+            Array.from({ length: 4 }, (_, i) => post(providerEvent(card, (round + i) % 2 === 0 ? 'inactive' : 'active', new Date(t + round * 10 + i)), gateways[i % 2]!.url)),
+          );
+        }
+        await Promise.all(gateways.map((gw, i) => post(providerEvent(card, 'terminated', new Date(t + 1_000 + i)), gw.url)));
+
+        const rows = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
+        const types = rows.map((r) => r.type);
+        for (let k = 1; k < rows.length; k++) assert.notEqual(types[k], types[k - 1], `no state twice in a row: ${types.join(' ')}`);
+        assert.deepEqual(rows.map((r) => r.sequence), Array.from({ length: rows.length }, (_, k) => k), 'positions 0..n');
+        const times = rows.map((r) => r.changed_at!.getTime());
+        assert.deepEqual(times, [...times].sort((a, b) => a - b), 'change times never go back along the chain');
+        assert.equal(types.filter((x) => x === 'card.terminated').length, 1);
+        assert.equal(rows.at(-1)!._id, eventIdFor(card._id, 'terminated'));
+        assert.ok(rows.length >= 3, `several changes recorded: ${types.join(' ')}`);
+
+        await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id, status: { $ne: 'delivered' } })) === 0, 60_000, 'the chain delivered');
+        const got = (await opened()).map((r) => r.event).filter((e) => e.subject.type === 'card' && e.subject.id === card._id);
+        assert.deepEqual([...new Set(got.map((e) => e.id))], rows.map((r) => r._id), 'first deliveries in chain order, none missing');
+      } finally {
+        for (const gw of gateways) {
+          gw.child.kill('SIGTERM');
+          await gw.exited;
+        }
+        for (const d of dirs) await rm(d, { recursive: true, force: true });
+      }
     });
   });
 });
