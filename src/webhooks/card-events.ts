@@ -7,7 +7,7 @@ import type { Logger } from '../logging/logger.js';
 import { orderModel, UNFINISHED_STATUSES, type Order, type OrderType } from '../orders/order-model.js';
 import { toCardListItem } from '../partner-ops/card-list.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
-import { webhookModels, type WebhookEvent, type WebhookModels } from './webhook-models.js';
+import { pendingEvent, webhookModels, type WebhookEvent, type WebhookModels } from './webhook-models.js';
 
 /** The state a completed order puts its card in; other orders do not change a card's state. */
 const STATE_AFTER: Partial<Record<OrderType, CardStatus>> = {
@@ -137,22 +137,21 @@ export class CardEventRecorder {
         .lean<Pick<WebhookEvent, '_id' | 'type' | 'sequence' | 'changed_at'>>();
       if (latest && (latest._id === id || latest.type === `card.${change.state}` || latest.type === 'card.terminated')) return false;
       if (latest && change.state !== 'terminated' && changeTime(latest) >= change.time) return false;
-      const event: WebhookEvent = {
-        _id: id,
-        project_id: card.project_id,
-        type: `card.${change.state}`,
-        subject_type: 'card',
-        subject_id: card._id,
-        sequence: latest ? latest.sequence + 1 : 0,
-        // A termination learnt late still comes last: its time is no earlier than its predecessor's.
-        changed_at: new Date(latest ? Math.max(change.time, changeTime(latest)) : change.time),
-        data: toCardListItem(card) as unknown as Record<string, unknown>,
-        created_at: now,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
-      };
+      const event = pendingEvent(
+        {
+          _id: id,
+          project_id: card.project_id,
+          type: `card.${change.state}`,
+          subject_type: 'card',
+          subject_id: card._id,
+          sequence: latest ? latest.sequence + 1 : 0,
+          // A termination learnt late still comes last: its time is no earlier than its predecessor's.
+          changed_at: new Date(latest ? Math.max(change.time, changeTime(latest)) : change.time),
+          data: toCardListItem(card) as unknown as Record<string, unknown>,
+        },
+        now,
+        this.options.retryForS,
+      );
       try {
         // One insert claims both keys: the event id and the card's next position. No crash between two writes.
         await this.models.events.collection.insertOne({ ...event } as never);

@@ -8,7 +8,7 @@ import { toOrderView } from '../orders/order-view.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import { cardChangeOf, cardEventId, type CardEventRecorder } from './card-events.js';
-import { webhookModels, type WebhookModels, type WebhookEvent } from './webhook-models.js';
+import { pendingEvent, webhookModels, type WebhookModels } from './webhook-models.js';
 
 /** Event types of orders: `order.<state>`; a card's are `card.<state>` (card-events.ts). */
 export const ORDER_EVENT_STATES = ['created', 'activating', 'processing', 'completed', 'failed'] as const;
@@ -133,20 +133,11 @@ export class OrderEventOutbox {
     const [view] = await this.refunds.attach(order.project_id, [toOrderView(order, exponent)], exponent);
     let stored = 0;
     for (const s of states) {
-      const event: WebhookEvent = {
-        _id: eventIdFor(order._id, s),
-        project_id: order.project_id,
-        type: `order.${s}`,
-        subject_type: 'order',
-        subject_id: order._id,
-        sequence: SEQUENCE[s],
-        data: view as unknown as Record<string, unknown>,
-        created_at: now,
-        status: 'pending',
-        attempts: 0,
-        next_attempt_at: now,
-        retry_until: new Date(now.getTime() + this.options.retryForS * 1000),
-      };
+      const event = pendingEvent(
+        { _id: eventIdFor(order._id, s), project_id: order.project_id, type: `order.${s}`, subject_type: 'order', subject_id: order._id, sequence: SEQUENCE[s], data: view as unknown as Record<string, unknown> },
+        now,
+        this.options.retryForS,
+      );
       try {
         await this.models.events.collection.insertOne({ ...event } as never);
         stored++;

@@ -137,6 +137,14 @@ export interface WebhookModels {
   scans: Model<WebhookScan>;
 }
 
+/** What an event says; the rest is its delivery state. */
+export type NewEvent = Pick<WebhookEvent, '_id' | 'project_id' | 'type' | 'subject_type' | 'subject_id' | 'sequence' | 'data'> & Partial<Pick<WebhookEvent, 'changed_at'>>;
+
+/** A new event, pending and due now, retried for `retryForS` seconds. */
+export function pendingEvent(event: NewEvent, now: Date, retryForS: number): WebhookEvent {
+  return { ...event, created_at: now, status: 'pending', attempts: 0, next_attempt_at: now, retry_until: new Date(now.getTime() + retryForS * 1000) };
+}
+
 export function webhookModels(connection: Connection): WebhookModels {
   const model = <T>(name: string, schema: Schema<T>, collection: string): Model<T> =>
     (connection.models[name] as Model<T> | undefined) ?? connection.model<T>(name, schema, collection);
