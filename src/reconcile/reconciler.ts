@@ -82,15 +82,20 @@ export interface ReconcileReport {
   projects: ProjectSummary[];
 }
 
-// What each cursor fetches: the fields the checks read, nothing more (smaller documents to encode,
-// send and decode; the cards' secrets never leave the store).
-const ENTRY_FIELDS = { _id: 0, order_id: 1, kind: 1, amount: 1, seq: 1, balance_before: 1, balance_after: 1, currency: 1, created_at: 1 } as const;
-const CHAIN_FIELDS = { _id: 0, order_id: 1, seq: 1, balance_before: 1, balance_after: 1 } as const;
-const ORDER_FIELDS = {
-  order_type: 1, status: 1, issue_status: 1, rejected: 1, balance_before: 1, balance_after: 1, updated_at: 1,
-  'data.amount': 1, 'data.total_charge': 1, 'data.initial_balance': 1,
+/**
+ * What each cursor fetches: the fields the checks read, nothing more (smaller documents to encode,
+ * send and decode; the cards' secrets never leave the store). Exported for the plan test.
+ */
+export const RECONCILE_FIELDS = {
+  entries: { _id: 0, order_id: 1, kind: 1, amount: 1, seq: 1, balance_before: 1, balance_after: 1, currency: 1, created_at: 1 },
+  chain: { _id: 0, order_id: 1, seq: 1, balance_before: 1, balance_after: 1 },
+  orders: {
+    order_type: 1, status: 1, issue_status: 1, rejected: 1, balance_before: 1, balance_after: 1, updated_at: 1,
+    'data.amount': 1, 'data.total_charge': 1, 'data.initial_balance': 1,
+  },
+  cards: { order_id: 1, provider_card_id: 1, status: 1, masked_pan: 1 },
 } as const;
-const CARD_FIELDS = { order_id: 1, provider_card_id: 1, status: 1, masked_pan: 1 } as const;
+const { entries: ENTRY_FIELDS, chain: CHAIN_FIELDS, orders: ORDER_FIELDS, cards: CARD_FIELDS } = RECONCILE_FIELDS;
 
 type EntryRef = Pick<LedgerEntry, 'order_id' | 'kind' | 'amount' | 'seq' | 'balance_before' | 'balance_after' | 'currency' | 'created_at'>;
 type ChainRef = Pick<LedgerEntry, 'order_id' | 'seq' | 'balance_before' | 'balance_after'>;
