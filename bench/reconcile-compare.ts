@@ -7,24 +7,28 @@
  * store, then runs the two-pass reconciler (bench/reconciler-two-pass.ts) and the current one
  * alternately, BENCH_RECONCILE_ROUNDS times each (3), the current one once per batch size of
  * BENCH_RECONCILE_BATCH_SIZES (500,2000). Counts the documents the store returned from the
- * driver's command events, and the store's CPU from /proc. Prints each run, the medians, and
- * `reconcile_orders=N old_entries_s=… new_entries_s=… ratio=…` (the new one at the first batch size).
+ * driver's command events, and the store's CPU from /proc. Then reads each collection whole with
+ * and without the reconciler's projection, alternately, for the store's CPU per document of each.
+ * Prints each run and the medians; wall-clock entries/s swings with the machine's load, CPU per
+ * entry (store and reconciler) much less. Ends with `reconcile_orders=N old_entries_s=…
+ * new_entries_s=… ratio=… cpu_ratio=…` (the new one at the first batch size; cpu_ratio is the old
+ * one's CPU per entry over the new one's).
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { Connection } from 'mongoose';
+import type { Model } from 'mongoose';
 import { cardModel } from '../src/cards/card-model.js';
 import { cardholderModel } from '../src/cardholders/cardholder-model.js';
 import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
 import { orderModel } from '../src/orders/order-model.js';
 import { projectModel } from '../src/projects/project-model.js';
-import { Reconciler, type ReconcileReport } from '../src/reconcile/reconciler.js';
+import { RECONCILE_FIELDS, Reconciler, type ReconcileReport } from '../src/reconcile/reconciler.js';
 import { connectDatabase } from '../src/store/database.js';
 import { startEmbeddedStore } from '../src/store/embedded-store.js';
 import { cpuSeconds } from './cpu.js';
 import { TwoPassReconciler } from './reconciler-two-pass.js';
-import { RssPeaks, Seeder } from './scale-data.js';
+import { DocCounter, RssPeaks, Seeder } from './scale-data.js';
 
 const ORDERS = Number(process.env.BENCH_RECONCILE_ORDERS ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_RECONCILE_ROUNDS ?? 3);
@@ -45,33 +49,26 @@ interface Measured {
   docs: number;
   commands: number;
   storeCpuS: number;
+  benchCpuS: number;
   ok: boolean;
-}
-
-/** Documents the store returned (find and getMore batches) and commands sent, from the driver's events. */
-class DocCounter {
-  docs = 0;
-  commands = 0;
-  constructor(connection: Connection) {
-    connection.getClient().on('commandSucceeded', (event) => {
-      this.commands++;
-      const cursor = (event.reply as { cursor?: { firstBatch?: unknown[]; nextBatch?: unknown[] } }).cursor;
-      this.docs += (cursor?.firstBatch ?? cursor?.nextBatch ?? []).length;
-    });
-  }
 }
 
 async function measure(variant: Variant, counter: DocCounter, storePid: number): Promise<Measured> {
   const docs = counter.docs;
   const commands = counter.commands;
   const cpu = cpuSeconds(storePid);
+  const benchCpu = process.cpuUsage();
   const started = performance.now();
   const report = await variant.run();
   const seconds = (performance.now() - started) / 1000;
   return {
     seconds, entries: report.totals.entries, docs: counter.docs - docs, commands: counter.commands - commands,
-    storeCpuS: cpuSeconds(storePid) - cpu, ok: report.ok,
+    storeCpuS: cpuSeconds(storePid) - cpu, benchCpuS: cpuTotal(process.cpuUsage(benchCpu)), ok: report.ok,
   };
+}
+
+function cpuTotal(usage: NodeJS.CpuUsage): number {
+  return (usage.user + usage.system) / 1e6;
 }
 
 function median(values: number[]): number {
@@ -112,11 +109,31 @@ async function main(): Promise<void> {
         failed ||= !m.ok;
         log(
           `  round ${round} ${variant.name}: ${m.entries} entries in ${m.seconds.toFixed(2)} s = ${Math.round(m.entries / m.seconds)}/s, ` +
-            `${(m.docs / m.entries).toFixed(2)} documents per entry, ${m.commands} commands, store CPU ${Math.round((m.storeCpuS * 1e6) / m.docs)} µs per document${m.ok ? '' : ', FAULTS'}`,
+            `${(m.docs / m.entries).toFixed(2)} documents per entry, ${m.commands} commands, CPU per entry: store ${Math.round((m.storeCpuS * 1e6) / m.entries)} µs, ` +
+            `reconciler ${Math.round((m.benchCpuS * 1e6) / m.entries)} µs${m.ok ? '' : ', FAULTS'}`,
         );
       }
     }
     const peaks = rss.take();
+
+    // Does fetching fewer fields help the store? Each collection read whole, both ways, alternately.
+    const collections = [
+      { name: 'orders', model: orderModel(connection), fields: RECONCILE_FIELDS.orders },
+      { name: 'ledger entries', model: ledgerEntryModel(connection), fields: RECONCILE_FIELDS.entries },
+      { name: 'cards', model: cardModel(connection), fields: RECONCILE_FIELDS.cards },
+    ] as const;
+    const projection: { name: string; whole: number[]; projected: number[] }[] = collections.map((c) => ({ name: c.name, whole: [], projected: [] }));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [i, c] of collections.entries()) {
+        for (const projected of [false, true]) {
+          const cpu = cpuSeconds(storePid);
+          let n = 0;
+          const query = projected ? (c.model as Model<object>).find({}, c.fields) : (c.model as Model<object>).find({});
+          for await (const doc of query.lean().cursor({ batchSize: 500 })) if (doc) n++;
+          projection[i]![projected ? 'projected' : 'whole'].push(((cpuSeconds(storePid) - cpu) * 1e6) / n);
+        }
+      }
+    }
 
     const summary = variants.map((v) => {
       const runs = results.get(v.name)!;
@@ -125,6 +142,8 @@ async function main(): Promise<void> {
         entriesPerS: median(runs.map((m) => m.entries / m.seconds)),
         docsPerEntry: median(runs.map((m) => m.docs / m.entries)),
         storeUsPerDoc: median(runs.map((m) => (m.storeCpuS * 1e6) / m.docs)),
+        storeUsPerEntry: median(runs.map((m) => (m.storeCpuS * 1e6) / m.entries)),
+        benchUsPerEntry: median(runs.map((m) => (m.benchCpuS * 1e6) / m.entries)),
       };
     });
     const old = summary[0]!;
@@ -132,13 +151,18 @@ async function main(): Promise<void> {
     for (const s of summary) {
       process.stdout.write(
         `  ${s.name.padEnd(30)} ${String(Math.round(s.entriesPerS)).padStart(6)} entries/s  ${s.docsPerEntry.toFixed(2)} documents per entry  ` +
-          `store ${Math.round(s.storeUsPerDoc)} µs per document  x${(s.entriesPerS / old.entriesPerS).toFixed(2)}\n`,
+          `CPU per entry: store ${Math.round(s.storeUsPerEntry)} µs (${Math.round(s.storeUsPerDoc)} per document), reconciler ${Math.round(s.benchUsPerEntry)} µs; ` +
+          `x${(s.entriesPerS / old.entriesPerS).toFixed(2)} entries/s, x${((old.storeUsPerEntry + old.benchUsPerEntry) / (s.storeUsPerEntry + s.benchUsPerEntry)).toFixed(2)} CPU\n`,
       );
     }
     process.stdout.write(`  peak RSS MB: store ${peaks.store ?? '?'}, bench (reconcilers) ${peaks.bench ?? '?'}\n`);
+    process.stdout.write(`store CPU per document read whole / with the reconciler's projection (medians of ${ROUNDS}):\n`);
+    for (const p of projection) process.stdout.write(`  ${p.name.padEnd(15)} ${Math.round(median(p.whole))} / ${Math.round(median(p.projected))} µs\n`);
     const first = summary[1]!;
+    const cpuRatio = (old.storeUsPerEntry + old.benchUsPerEntry) / (first.storeUsPerEntry + first.benchUsPerEntry);
     process.stdout.write(
-      `reconcile_orders=${ORDERS} old_entries_s=${Math.round(old.entriesPerS)} new_entries_s=${Math.round(first.entriesPerS)} ratio=${(first.entriesPerS / old.entriesPerS).toFixed(2)}\n`,
+      `reconcile_orders=${ORDERS} old_entries_s=${Math.round(old.entriesPerS)} new_entries_s=${Math.round(first.entriesPerS)} ratio=${(first.entriesPerS / old.entriesPerS).toFixed(2)} ` +
+        `cpu_ratio=${cpuRatio.toFixed(2)}\n`,
     );
   } finally {
     rss.stop();

@@ -160,3 +160,16 @@ export class Seeder {
 export function projectId(p: number): string {
   return `prj_scale_${p}`;
 }
+
+/** Documents the store returned (find and getMore batches) and commands sent, from the driver's events. */
+export class DocCounter {
+  docs = 0;
+  commands = 0;
+  constructor(connection: Connection) {
+    connection.getClient().on('commandSucceeded', (event) => {
+      this.commands++;
+      const cursor = (event.reply as { cursor?: { firstBatch?: unknown[]; nextBatch?: unknown[] } }).cursor;
+      this.docs += (cursor?.firstBatch ?? cursor?.nextBatch ?? []).length;
+    });
+  }
+}
