@@ -160,7 +160,12 @@ export class Reconciler {
     }
   }
 
-  /** A chain the fingerprint found broken, walked in seq order to name each gap and break. */
+  /**
+   * A chain the fingerprint found broken, walked in seq order to name each gap and break. Entries
+   * appended during the pass can make the pass see a chain with a hole in it (the order-id cursor
+   * had passed some new entries' place, not others'); this walk then reads a whole prefix and names
+   * nothing.
+   */
   private async walkChain(run: Run, summary: ProjectSummary, progress: (phase: 'chain', done: number) => void): Promise<void> {
     const projectId = summary.project_id;
     let previous: ChainRef | undefined;
