@@ -5,6 +5,7 @@ import { orderModel, TERMINAL_STATUSES, type Order } from '../orders/order-model
 import { refundOwed } from '../orders/refund-policy.js';
 import { projectModel, type Project } from '../projects/project-model.js';
 import type { CardProvider } from '../provider/card-provider.js';
+import { ChainFingerprint } from './chain-fingerprint.js';
 import { checkProviderInventory } from './provider-inventory.js';
 import { FAULT_KINDS, type Fault, type FaultKind } from './faults.js';
 import { distinctStrings } from '../store/index-walk.js';
@@ -13,10 +14,13 @@ import { distinctStrings } from '../store/index-walk.js';
  * Reconciliation (contract section 5): for each project, walk its ledger chain and compare it with
  * the orders, the cards and the card provider.
  *
- * Constant memory over any history: the chain is streamed in seq order keeping only the previous
- * entry; orders, entries and cards are then merge-joined by order id from three sorted cursors
- * (see walkOrders), keeping one order's rows at a time. The list of faults is capped
- * (`maxFaults`); counts per kind are always exact.
+ * Each ledger entry is read once (the store's cost is per document returned): orders, entries and
+ * cards are merge-joined by order id from three sorted cursors (see walkProject), keeping one
+ * order's rows at a time, and each entry is checked on its own there and added to the chain's
+ * fingerprint (chain-fingerprint.ts). Only a chain the fingerprint finds broken is read again, in
+ * seq order, to name its gaps and breaks. Each cursor fetches only the fields the checks use.
+ * Constant memory over any history. The list of faults is capped (`maxFaults`); counts per kind
+ * are always exact.
  *
  * The run has one point in time, `as_of`. Orders touched within `settleS` seconds of it are still
  * in flight (charged but not yet stamped, refund being written) and are not compared; the chain
@@ -36,6 +40,7 @@ export interface ReconcileOptions {
   providerInventory?: boolean;
   /** Faults listed in the report; counts go on past it. Default 1000. */
   maxFaults?: number;
+  /** Documents per store round trip of each cursor. Default 2000 (bench/reconcile-compare.ts: fewer round trips, less store CPU per entry than 500). */
   batchSize?: number;
   /** Provider calls in flight at once. */
   providerConcurrency?: number;
@@ -47,7 +52,8 @@ export interface Progress {
   project_id: string;
   project_index: number;
   projects: number;
-  phase: 'ledger' | 'orders';
+  /** ledger: entries read beside their orders; orders: orders read; chain: a broken chain re-read in seq order. */
+  phase: 'ledger' | 'orders' | 'chain';
   /** Rows of this phase done so far. */
   done: number;
 }
@@ -77,7 +83,23 @@ export interface ReconcileReport {
   projects: ProjectSummary[];
 }
 
-type EntryRef = Pick<LedgerEntry, 'order_id' | 'kind' | 'amount' | 'seq' | 'balance_before' | 'balance_after' | 'created_at'>;
+/**
+ * What each cursor fetches: the fields the checks read, nothing more (smaller documents to encode,
+ * send and decode; the cards' secrets never leave the store). Exported for the plan test.
+ */
+export const RECONCILE_FIELDS = {
+  entries: { _id: 0, order_id: 1, kind: 1, amount: 1, seq: 1, balance_before: 1, balance_after: 1, currency: 1, created_at: 1 },
+  chain: { _id: 0, order_id: 1, seq: 1, balance_before: 1, balance_after: 1 },
+  // All of `data` (a few numbers): the store projects in Go after decoding, and its dotted paths cost more there.
+  orders: { order_type: 1, status: 1, issue_status: 1, rejected: 1, balance_before: 1, balance_after: 1, updated_at: 1, data: 1 },
+  cards: { order_id: 1, provider_card_id: 1, status: 1, masked_pan: 1 },
+} as const;
+const { entries: ENTRY_FIELDS, chain: CHAIN_FIELDS, orders: ORDER_FIELDS, cards: CARD_FIELDS } = RECONCILE_FIELDS;
+
+type EntryRef = Pick<LedgerEntry, 'order_id' | 'kind' | 'amount' | 'seq' | 'balance_before' | 'balance_after' | 'currency' | 'created_at'>;
+type ChainRef = Pick<LedgerEntry, 'order_id' | 'seq' | 'balance_before' | 'balance_after'>;
+type OrderRef = Pick<Order, '_id' | 'order_type' | 'status' | 'issue_status' | 'rejected' | 'balance_before' | 'balance_after' | 'updated_at' | 'data'>;
+type CardRef = Pick<Card, '_id' | 'order_id' | 'provider_card_id' | 'status' | 'masked_pan'>;
 
 export class Reconciler {
   private readonly ledger: Model<LedgerEntry>;
@@ -104,8 +126,9 @@ export class Reconciler {
       if (!known.has(projectId)) run.fault({ kind: 'unknown_project', project_id: projectId, detail: 'no such project document' });
       const progress = (phase: Progress['phase'], done: number) =>
         options.onProgress?.({ project_id: projectId, project_index: index, projects: ids.length, phase, done });
-      await this.walkLedger(run, summary, progress);
-      await this.walkOrders(run, summary, progress);
+      const chain = await this.walkProject(run, summary, progress);
+      if (chain.intact()) summary.balance = chain.headBalance;
+      else await this.walkChain(run, summary, progress);
       summary.faults = run.faultTotal - before;
       run.projects.push(summary);
     }
@@ -122,11 +145,32 @@ export class Reconciler {
     return [...new Set([...documents, ...fromLedger, ...fromOrders].map(String))].sort();
   }
 
-  /** The chain rules, entry by entry, in seq order. */
-  private async walkLedger(run: Run, summary: ProjectSummary, progress: (phase: 'ledger', done: number) => void): Promise<void> {
+  /** The rules each entry must keep on its own, whatever its place in the chain. */
+  private checkEntry(run: Run, summary: ProjectSummary, entry: EntryRef): void {
+    const at = { project_id: summary.project_id, order_id: entry.order_id, seq: entry.seq };
+    if (entry.balance_after !== entry.balance_before + entry.amount) {
+      run.fault({ kind: 'arithmetic', ...at, detail: `${entry.balance_before} + ${entry.amount} != ${entry.balance_after}` });
+    }
+    if (entry.balance_after < 0) run.fault({ kind: 'negative_balance', ...at, detail: `balance_after ${entry.balance_after}` });
+    if (entry.kind === 'charge' ? entry.amount >= 0 : entry.amount <= 0) {
+      run.fault({ kind: 'sign_mismatch', ...at, detail: `${entry.kind} of ${entry.amount}` });
+    }
+    if (summary.currency && entry.currency !== summary.currency) {
+      run.fault({ kind: 'currency_mismatch', ...at, detail: `${entry.currency}, project in ${summary.currency}` });
+    }
+  }
+
+  /**
+   * A chain the fingerprint found broken, walked in seq order to name each gap and break. Entries
+   * appended during the pass can make the pass see a chain with a hole in it (the order-id cursor
+   * had passed some new entries' place, not others'); this walk then reads a whole prefix and names
+   * nothing.
+   */
+  private async walkChain(run: Run, summary: ProjectSummary, progress: (phase: 'chain', done: number) => void): Promise<void> {
     const projectId = summary.project_id;
-    let previous: LedgerEntry | undefined;
-    const cursor = this.ledger.find({ project_id: projectId }).sort({ seq: 1 }).lean<LedgerEntry[]>().cursor({ batchSize: run.batchSize });
+    let previous: ChainRef | undefined;
+    let done = 0;
+    const cursor = this.ledger.find({ project_id: projectId }, CHAIN_FIELDS).sort({ seq: 1 }).lean<ChainRef[]>().cursor({ batchSize: run.batchSize });
     for await (const entry of cursor) {
       const at = { project_id: projectId, order_id: entry.order_id, seq: entry.seq };
       const expectedSeq = (previous?.seq ?? 0) + 1;
@@ -137,43 +181,34 @@ export class Reconciler {
       if (entry.balance_before !== expectedBefore) {
         run.fault({ kind: 'chain_break', ...at, detail: `balance_before ${entry.balance_before}, previous balance_after ${expectedBefore}` });
       }
-      if (entry.balance_after !== entry.balance_before + entry.amount) {
-        run.fault({ kind: 'arithmetic', ...at, detail: `${entry.balance_before} + ${entry.amount} != ${entry.balance_after}` });
-      }
-      if (entry.balance_after < 0) run.fault({ kind: 'negative_balance', ...at, detail: `balance_after ${entry.balance_after}` });
-      if (entry.kind === 'charge' ? entry.amount >= 0 : entry.amount <= 0) {
-        run.fault({ kind: 'sign_mismatch', ...at, detail: `${entry.kind} of ${entry.amount}` });
-      }
-      if (summary.currency && entry.currency !== summary.currency) {
-        run.fault({ kind: 'currency_mismatch', ...at, detail: `${entry.currency}, project in ${summary.currency}` });
-      }
       previous = entry;
-      summary.entries++;
       summary.balance = entry.balance_after;
-      if (summary.entries % run.batchSize === 0) progress('ledger', summary.entries);
+      if (++done % run.batchSize === 0) progress('chain', done);
     }
-    progress('ledger', summary.entries);
+    progress('chain', done);
   }
 
   /**
-   * Orders against their ledger entries and cards, as a merge join: the project's orders sorted by
-   * _id, its entries sorted by order_id and its cards sorted by order_id are walked side by side,
-   * so each comparison costs nothing extra and memory holds one order's rows at a time. (Looking
-   * rows up by `$in` per batch would be a full scan per batch on FerretDB.) An entry or card that
-   * the walk passes without meeting its order has none.
+   * The project in one pass, as a merge join: its orders sorted by _id, its entries sorted by
+   * order_id and its cards sorted by order_id are walked side by side, so each comparison costs
+   * nothing extra and memory holds one order's rows at a time. (Looking rows up by `$in` per batch
+   * would be a full scan per batch on FerretDB.) An entry or card that the walk passes without
+   * meeting its order has none. Every entry, orphan or not, is checked on its own and added to the
+   * chain's fingerprint, which the caller then asks whether the chain is whole.
    */
-  private async walkOrders(run: Run, summary: ProjectSummary, progress: (phase: 'orders', done: number) => void): Promise<void> {
+  private async walkProject(run: Run, summary: ProjectSummary, progress: (phase: 'ledger' | 'orders', done: number) => void): Promise<ChainFingerprint> {
     const project = { project_id: summary.project_id };
-    const orders = this.orders.find(project).sort({ _id: 1 }).lean<Order[]>().cursor({ batchSize: run.batchSize });
+    const chain = new ChainFingerprint();
+    const orders = this.orders.find(project, ORDER_FIELDS).sort({ _id: 1 }).lean<OrderRef[]>().cursor({ batchSize: run.batchSize });
     const entries = new Peekable(
-      this.ledger.find(project, { order_id: 1, kind: 1, amount: 1, seq: 1, balance_before: 1, balance_after: 1, created_at: 1 })
-        .sort({ order_id: 1, kind: 1 })
-        .lean<EntryRef[]>()
-        .cursor({ batchSize: run.batchSize }),
+      this.ledger.find(project, ENTRY_FIELDS).sort({ order_id: 1, kind: 1 }).lean<EntryRef[]>().cursor({ batchSize: run.batchSize }),
+      (entry) => {
+        this.checkEntry(run, summary, entry);
+        chain.add(entry);
+        if (++summary.entries % run.batchSize === 0) progress('ledger', summary.entries);
+      },
     );
-    const cards = new Peekable(
-      this.cards.find(project, { secrets: 0 }).sort({ order_id: 1 }).lean<Card[]>().cursor({ batchSize: run.batchSize }),
-    );
+    const cards = new Peekable(this.cards.find(project, CARD_FIELDS).sort({ order_id: 1 }).lean<CardRef[]>().cursor({ batchSize: run.batchSize }));
     const providerChecks = new CardChecks(run, summary);
 
     const orphanEntriesBefore = async (orderId: string | undefined) => {
@@ -205,18 +240,20 @@ export class Reconciler {
         await providerChecks.add(card);
       }
       summary.orders++;
-      if (!run.inFlight(order)) this.checkOrder(run, order, mine, hasCard);
+      if (!run.inFlight(order)) this.checkOrder(run, summary.project_id, order, mine, hasCard);
       if (summary.orders % run.batchSize === 0) progress('orders', summary.orders);
     }
     await orphanEntriesBefore(undefined);
     await orphanCardsBefore(undefined);
     await providerChecks.flush();
+    progress('ledger', summary.entries);
     progress('orders', summary.orders);
+    return chain;
   }
 
   /** One settled order against all of its ledger entries (and whether it has a card). */
-  private checkOrder(run: Run, order: Order, mine: EntryRef[], hasCard: boolean): void {
-    const at = { project_id: order.project_id, order_id: order._id };
+  private checkOrder(run: Run, projectId: string, order: OrderRef, mine: EntryRef[], hasCard: boolean): void {
+    const at = { project_id: projectId, order_id: order._id };
     const of = (kind: LedgerKind) => mine.filter((e) => e.kind === kind);
     const seqs = (list: EntryRef[]) => list.map((e) => e.seq).join(', ');
     const snapshotsMatch = (e: EntryRef) => order.balance_before === e.balance_before && order.balance_after === e.balance_after;
@@ -295,17 +332,23 @@ export class Reconciler {
   }
 }
 
-/** A cursor that can look at its next row without taking it. */
+/** A cursor that can look at its next row without taking it; `onRow` sees each row once, as it is read. */
 class Peekable<T> {
   private readonly iterator: AsyncIterator<T>;
   private buffered: IteratorResult<T> | undefined;
 
-  constructor(source: AsyncIterable<T>) {
+  constructor(
+    source: AsyncIterable<T>,
+    private readonly onRow?: (row: T) => void,
+  ) {
     this.iterator = source[Symbol.asyncIterator]();
   }
 
   async peek(): Promise<T | undefined> {
-    this.buffered ??= await this.iterator.next();
+    if (!this.buffered) {
+      this.buffered = await this.iterator.next();
+      if (!this.buffered.done) this.onRow?.(this.buffered.value);
+    }
     return this.buffered.done ? undefined : this.buffered.value;
   }
 
@@ -318,14 +361,14 @@ class Peekable<T> {
 
 /** Cards asked of the provider a window at a time, several calls in flight. */
 class CardChecks {
-  private pending: Card[] = [];
+  private pending: CardRef[] = [];
 
   constructor(
     private readonly run: Run,
     private readonly summary: ProjectSummary,
   ) {}
 
-  async add(card: Card): Promise<void> {
+  async add(card: CardRef): Promise<void> {
     if (!this.run.provider) return;
     this.pending.push(card);
     if (this.pending.length >= this.run.providerConcurrency * 4) await this.flush();
@@ -374,14 +417,14 @@ class Run {
     this.settleS = options.settleS ?? 30;
     this.stuckBefore = this.asOf.getTime() - this.stuckAfterS * 1000;
     this.settledBefore = this.asOf.getTime() - this.settleS * 1000;
-    this.batchSize = options.batchSize ?? 500;
+    this.batchSize = options.batchSize ?? 2000;
     this.providerConcurrency = options.providerConcurrency ?? 8;
     this.provider = options.provider;
     this.maxFaults = options.maxFaults ?? 1000;
   }
 
   /** Changed within the settle window: its ledger entries may still be on their way. */
-  inFlight(order: Order): boolean {
+  inFlight(order: Pick<Order, 'updated_at'>): boolean {
     return order.updated_at.getTime() > this.settledBefore;
   }
 

@@ -89,6 +89,7 @@ describe('reconciliation over a long history', function () {
 
     const ledgerSamples = samples.filter((s) => s.phase === 'ledger');
     assert.ok(ledgerSamples.length >= 40, 'progress was reported as the ledger streamed');
+    assert.deepEqual(samples.filter((s) => s.phase === 'chain'), [], 'a whole chain is read once, not walked again in seq order');
     const peak = Math.max(...samples.map((s) => s.heap));
     const lines = [0.25, 0.5, 0.75, 1].map((q) => {
       const s = ledgerSamples[Math.min(ledgerSamples.length - 1, Math.floor(q * ledgerSamples.length))]!;

@@ -93,6 +93,22 @@ describe('reconciliation against faults planted in the store', function () {
     assert.deepEqual(kinds(report), ['chain_break', 'duplicate_entry']);
   });
 
+  it('when two entries swap their seqs, then only the chain shows it, and it is walked in seq order to name each break', async () => {
+    // Every entry still matches its order, so only the chain's fingerprint can see this.
+    const chain = await ledgerOf(connection, history.projectId);
+    const [a, b] = [chain[1]!, chain[2]!];
+    await entries().updateOne({ project_id: history.projectId, seq: a.seq }, { $set: { seq: -1 } });
+    await entries().updateOne({ project_id: history.projectId, seq: b.seq }, { $set: { seq: a.seq } });
+    await entries().updateOne({ project_id: history.projectId, seq: -1 }, { $set: { seq: b.seq } });
+    const phases: string[] = [];
+    const report = await new Reconciler(connection).run({ stuckAfterS: 900, settleS: 0, provider, onProgress: (p) => phases.push(`${p.project_id}:${p.phase}`) });
+    assertOnlyProjectA(report);
+    assert.deepEqual(kinds(report), ['chain_break']);
+    assert.deepEqual(report.faults.map((f) => [f.seq, f.order_id]), [[a.seq, b.order_id], [b.seq, a.order_id], [b.seq + 1, chain[3]!.order_id]]);
+    assert.ok(phases.includes(`${history.projectId}:chain`) && !phases.includes(`${other.projectId}:chain`), 'only the broken chain is read again');
+    assert.equal(report.projects.find((p) => p.project_id === history.projectId)!.balance, chain.at(-1)!.balance_after);
+  });
+
   it('when a refund is missing, then the failed order owed it is reported with the amount', async () => {
     await entries().deleteOne({ project_id: history.projectId, order_id: history.topupFailed._id, kind: 'refund' });
     const report = await reconcile();

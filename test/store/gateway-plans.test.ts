@@ -4,6 +4,7 @@ import { cardModel } from '../../src/cards/card-model.js';
 import { cardholderModel } from '../../src/cardholders/cardholder-model.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
+import { RECONCILE_FIELDS } from '../../src/reconcile/reconciler.js';
 import { webhookModels } from '../../src/webhooks/webhook-models.js';
 import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
 
@@ -19,6 +20,7 @@ interface Case {
   model: () => Model<never>;
   filter: Record<string, unknown>;
   sort?: Sort;
+  projection?: Readonly<Record<string, 0 | 1>>;
   /** At most one row matches (a unique index's every field is bound): a sort of it is free. */
   single?: boolean;
 }
@@ -71,6 +73,11 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     { name: 'reconcile: orders in _id order', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 } },
     { name: 'reconcile: ledger in order order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { order_id: 1, kind: 1 } },
     { name: 'reconcile: cards in order order', model: models.cards, filter: { project_id: 'prj_1' }, sort: { order_id: 1 } },
+    // The reconciler's own queries, with the fields it fetches.
+    { name: 'reconcile: entries beside their orders', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { order_id: 1, kind: 1 }, projection: RECONCILE_FIELDS.entries },
+    { name: 'reconcile: a broken chain in seq order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: 1 }, projection: RECONCILE_FIELDS.chain },
+    { name: 'reconcile: orders with the checked fields', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 }, projection: RECONCILE_FIELDS.orders },
+    { name: 'reconcile: cards with the checked fields', model: models.cards, filter: { project_id: 'prj_1' }, sort: { order_id: 1 }, projection: RECONCILE_FIELDS.cards },
     { name: 'reconcile: next project of orders', model: models.orders, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
     { name: 'reconcile: next project of the ledger', model: models.ledger, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
   ];
@@ -87,7 +94,7 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
   for (const c of cases) {
     it(`when the query is "${c.name}", then it searches an index${c.sort && !c.single ? ' and sorts nothing' : ''}`, async () => {
       const res = await connection.db!.command({
-        explain: { find: c.model().collection.collectionName, filter: c.filter, ...(c.sort && { sort: c.sort }) },
+        explain: { find: c.model().collection.collectionName, filter: c.filter, ...(c.sort && { sort: c.sort }), ...(c.projection && { projection: c.projection }) },
       });
       const planned = res.queryPlanner as { Plan?: string[] } | undefined;
       const plan = (planned?.Plan ?? []).join(' | ');
