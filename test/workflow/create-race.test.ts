@@ -89,13 +89,15 @@ describe('a create killed between its writes, after a worker saw its entry witho
 
     // No worker here: the request charges the order under its lease, then has nobody to hand it to.
     const accepting = await start({ WORKER_ENABLED: 'false', WORKFLOW_PAUSE_AT: `charge@${project._id}` });
-    const polling = await start({ WORKER_LEASE_MS: '30000' });
     const answer = clientFor(accepting.url, project._id, partner.keys).createCard(
       { product_code: product.product_code, external_user_id: user, initial_balance: '1.00' },
       { idempotencyKey: randomUUID() },
     );
     await waitUntil(() => pausedAt(accepting, 'charge') !== undefined, 60_000, 'the request to hold its order in the charge');
     const orderId = (JSON.parse(pausedAt(accepting, 'charge')!) as { order_id: string }).order_id;
+    // The poller starts once the request holds the order: started before, on a loaded machine its
+    // worker could claim the queued order ahead of the request's own claim.
+    const polling = await start({ WORKER_LEASE_MS: '30000' });
     // Held for a while: the polling process tries the order at every poll (50 ms) and cannot claim it.
     await new Promise((r) => setTimeout(r, 1_500));
     assert.ok(await queuedOrderModel(conn()).exists({ _id: orderId }), 'still queued while held');

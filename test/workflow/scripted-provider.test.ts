@@ -86,7 +86,6 @@ describe('issuance workflow with a scripted provider', function () {
     let opened: () => void;
 
     beforeEach(async () => {
-      provider.createGate = new Promise<void>((resolve) => (opened = resolve));
       // One slot, and a poll too slow to matter: what starts an order here is the request's hand-over.
       gateway = await createGateway({
         config: testConfig({ WORKER_ENABLED: 'true', WORKER_CONCURRENCY: '1', WORKER_POLL_MS: '60000' }),
@@ -94,6 +93,11 @@ describe('issuance workflow with a scripted provider', function () {
         connection: conn(),
         cardProvider: provider,
       });
+      // Orders other suites left due would take the one slot at start (in the full suite they did,
+      // and the request's hand-over then found no free slot): finished first, before the gate.
+      await gateway.orders.worker.drain();
+      provider.createGate = new Promise<void>((resolve) => (opened = resolve));
+      provider.calls.length = 0;
       await gateway.start();
     });
 
