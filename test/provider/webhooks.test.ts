@@ -6,14 +6,14 @@ import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provider/http/message-signature.js';
-import { SIGNED_WEBHOOK_COMPONENTS, type WireCardStatus, type WireWebhookEvent } from '../../src/provider/http/wire.js';
+import { SIGNED_WEBHOOK_COMPONENTS, type WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { linkKeyPair } from '../../src/provider/simulator-process.js';
 import { providerEventModel } from '../../src/provider/webhooks/provider-event-model.js';
 import { PROVIDER_WEBHOOK_PATH } from '../../src/provider/webhooks/webhook-routes.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
 import { startTestGateway, type TestGateway } from '../support/partner.js';
-import { setFaults, setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
+import { providerCardEvent, setFaults, setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
 
 describe('provider webhooks into the gateway', function () {
@@ -52,30 +52,6 @@ describe('provider webhooks into the gateway', function () {
 
   const cardStatus = async (card: Card) => (await cardModel(conn()).findById(card._id).lean<Card>())!.status;
 
-  function event(card: Card, status: WireCardStatus, updatedAt: Date): WireWebhookEvent {
-    return {
-      id: randomUUID(),
-      type: 'card.updated',
-      createdAt: new Date().toISOString(),
-      data: {
-        card: {
-          id: card.provider_card_id,
-          accountId: 'a',
-          type: 'virtual',
-          externalId: card.order_id,
-          network: 'visa',
-          maskedPan: card.masked_pan,
-          expirationDate: '01/2030',
-          billingAddress: { firstLine: 'x', city: 'x', country: 'GB', postCode: 'x' },
-          currency: 'USD',
-          balance: 0,
-          status,
-          createdAt: updatedAt.toISOString(),
-          updatedAt: updatedAt.toISOString(),
-        },
-      },
-    };
-  }
 
   /** Posts an event as the provider would, signed with `key` (the simulator's by default). */
   async function post(body: WireWebhookEvent, options: { key?: string; keyId?: string; created?: Date; unsigned?: boolean; tamper?: boolean } = {}) {
@@ -110,7 +86,7 @@ describe('provider webhooks into the gateway', function () {
 
   it('when the same event id arrives again, then it is applied once and answered duplicate', async () => {
     const card = await issuedCard();
-    const e = event(card, 'inactive', new Date(Date.now() + 60_000));
+    const e = providerCardEvent(card, 'inactive', new Date(Date.now() + 60_000));
     assert.equal((await post(e)).body.outcome, 'applied');
     assert.equal((await post(e)).body.outcome, 'duplicate');
     assert.equal(await providerEventModel(conn()).countDocuments({ _id: e.id }), 1);
@@ -120,12 +96,12 @@ describe('provider webhooks into the gateway', function () {
   it('when events arrive out of order (a late issuing or an older deactivation after active), then the card never moves back', async () => {
     const card = await issuedCard();
     const t = Date.now() + 60_000;
-    assert.equal((await post(event(card, 'active', new Date(t + 2_000)))).body.outcome, 'applied');
-    assert.equal((await post(event(card, 'issuing', new Date(t)))).body.outcome, 'ignored');
-    assert.equal((await post(event(card, 'inactive', new Date(t + 1_000)))).body.outcome, 'ignored');
+    assert.equal((await post(providerCardEvent(card, 'active', new Date(t + 2_000)))).body.outcome, 'applied');
+    assert.equal((await post(providerCardEvent(card, 'issuing', new Date(t)))).body.outcome, 'ignored');
+    assert.equal((await post(providerCardEvent(card, 'inactive', new Date(t + 1_000)))).body.outcome, 'ignored');
     assert.equal(await cardStatus(card), 'active');
-    assert.equal((await post(event(card, 'terminated', new Date(t + 3_000)))).body.outcome, 'applied');
-    assert.equal((await post(event(card, 'active', new Date(t + 4_000)))).body.outcome, 'ignored', 'terminated is final');
+    assert.equal((await post(providerCardEvent(card, 'terminated', new Date(t + 3_000)))).body.outcome, 'applied');
+    assert.equal((await post(providerCardEvent(card, 'active', new Date(t + 4_000)))).body.outcome, 'ignored', 'terminated is final');
     assert.equal(await cardStatus(card), 'terminated');
   });
 
@@ -139,7 +115,7 @@ describe('provider webhooks into the gateway', function () {
   for (const [what, send] of refusals) {
     it(`when an event is ${what}, then 401 provider_webhook_rejected and nothing changes`, async () => {
       const card = await issuedCard();
-      const e = event(card, 'terminated', new Date(Date.now() + 60_000));
+      const e = providerCardEvent(card, 'terminated', new Date(Date.now() + 60_000));
       const res = await send(e);
       assert.deepEqual([res.status, res.body.error?.slug], [401, 'provider_webhook_rejected']);
       assert.equal(await providerEventModel(conn()).countDocuments({ _id: e.id }), 0);

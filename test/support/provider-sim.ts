@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { WireCard } from '../../src/provider/http/wire.js';
+import { randomUUID } from 'node:crypto';
+import type { Card } from '../../src/cards/card-model.js';
+import type { WireCard, WireCardStatus, WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { simulatorConfig, startProviderSimulator, type SimulatorProcess } from '../../src/provider/simulator-process.js';
 
 /**
@@ -100,4 +102,30 @@ export function setRule(sim: SimulatorProcess, reference: string, rule: Record<s
 /** Verifies or rejects a held (pending) account; its webhook follows. */
 export function settleAccount(sim: SimulatorProcess, accountId: string, verdict: 'verify' | 'reject'): Promise<SimulatorAccount> {
   return control(sim, 'PATCH', `/v1/simulator/accounts/${encodeURIComponent(accountId)}/${verdict}`);
+}
+
+/** A provider `card.updated` webhook about the gateway's card, as the provider would send it. */
+export function providerCardEvent(card: Pick<Card, 'provider_card_id' | 'order_id' | 'masked_pan'>, status: WireCardStatus, updatedAt: Date): WireWebhookEvent {
+  return {
+    id: randomUUID(),
+    type: 'card.updated',
+    createdAt: new Date().toISOString(),
+    data: {
+      card: {
+        id: card.provider_card_id,
+        accountId: 'a',
+        type: 'virtual',
+        externalId: card.order_id,
+        network: 'visa',
+        maskedPan: card.masked_pan,
+        expirationDate: '01/2030',
+        billingAddress: { firstLine: 'x', city: 'x', country: 'GB', postCode: 'x' },
+        currency: 'USD',
+        balance: 0,
+        status,
+        createdAt: updatedAt.toISOString(),
+        updatedAt: updatedAt.toISOString(),
+      },
+    },
+  };
 }

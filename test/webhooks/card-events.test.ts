@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomInt, randomUUID } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,7 +10,7 @@ import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { eventIdFor } from '../../src/ids/ids.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provider/http/message-signature.js';
-import { SIGNED_WEBHOOK_COMPONENTS, type WireCardStatus, type WireWebhookEvent } from '../../src/provider/http/wire.js';
+import { SIGNED_WEBHOOK_COMPONENTS, type WireWebhookEvent } from '../../src/provider/http/wire.js';
 import { providerEventModel } from '../../src/provider/webhooks/provider-event-model.js';
 import { PROVIDER_WEBHOOK_PATH } from '../../src/provider/webhooks/webhook-routes.js';
 import { connectDatabase } from '../../src/store/database.js';
@@ -22,7 +22,7 @@ import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway
 import { testLogger } from '../support/log-capture.js';
 import { childMongoUri, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
-import { setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
+import { providerCardEvent, setWebhookTarget, simulatorEnv, startTestSimulator } from '../support/provider-sim.js';
 import { testStore } from '../support/test-store.js';
 import { startReceiver, type Receiver } from '../support/webhook-receiver-process.js';
 
@@ -332,30 +332,6 @@ describe('card webhook events', function () {
       webhookKey = await readFile(path.join(sim.dir, 'webhook-key.json'), 'utf8');
     });
 
-    function providerEvent(card: Card, status: WireCardStatus, updatedAt: Date): WireWebhookEvent {
-      return {
-        id: randomUUID(),
-        type: 'card.updated',
-        createdAt: new Date().toISOString(),
-        data: {
-          card: {
-            id: card.provider_card_id,
-            accountId: 'a',
-            type: 'virtual',
-            externalId: card.order_id,
-            network: 'visa',
-            maskedPan: card.masked_pan,
-            expirationDate: '01/2030',
-            billingAddress: { firstLine: 'x', city: 'x', country: 'GB', postCode: 'x' },
-            currency: 'USD',
-            balance: 0,
-            status,
-            createdAt: updatedAt.toISOString(),
-            updatedAt: updatedAt.toISOString(),
-          },
-        },
-      };
-    }
 
     async function post(body: WireWebhookEvent, gatewayUrl = tg.url): Promise<string | undefined> {
       const url = `${gatewayUrl}${PROVIDER_WEBHOOK_PATH}`;
@@ -373,7 +349,7 @@ describe('card webhook events', function () {
     it('when the provider freezes a card, the gateway crashes before answering and the provider re-sends, then one card.frozen event is recorded under an id derived from the provider event', async () => {
       const card = await issueCard(conn(), client, productCode, user);
       await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
-      const frozen = providerEvent(card, 'inactive', new Date(Date.now() + 60_000));
+      const frozen = providerCardEvent(card, 'inactive', new Date(Date.now() + 60_000));
       const id = cardEventId({ cardId: card._id, state: 'frozen', source: { provider_event: frozen.id } });
       assert.equal(await post(frozen), 'applied');
       assert.equal((await storedCard(conn(), card._id)).status, 'frozen');
@@ -395,9 +371,9 @@ describe('card webhook events', function () {
       const card = await issueCard(conn(), client, productCode, user);
       await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
       const t = Date.now() + 60_000;
-      assert.equal(await post(providerEvent(card, 'terminated', new Date(t))), 'applied');
+      assert.equal(await post(providerCardEvent(card, 'terminated', new Date(t))), 'applied');
       assert.equal(await cardTerminationModel(conn()).countDocuments({ _id: card._id }), 1, 'recorded as final, as a terminate order does');
-      assert.equal(await post(providerEvent(card, 'active', new Date(t + 1_000))), 'ignored');
+      assert.equal(await post(providerCardEvent(card, 'active', new Date(t + 1_000))), 'ignored');
       // A change learnt after the termination (a freeze that completed late) is no news to the partner.
       assert.equal(await tg.gateway.webhooks.cardEvents.record({ cardId: card._id, state: 'frozen', source: { order: 'ord_late' }, time: Date.now() }), false);
       await tg.gateway.webhooks.outbox.scan();
@@ -426,10 +402,10 @@ describe('card webhook events', function () {
         const t = Date.now() + 60_000;
         for (let round = 0; round < 10; round++) {
           await Promise.all(
-            Array.from({ length: 4 }, (_, i) => post(providerEvent(card, (round + i) % 2 === 0 ? 'inactive' : 'active', new Date(t + round * 10 + i)), gateways[i % 2]!.url)),
+            Array.from({ length: 4 }, (_, i) => post(providerCardEvent(card, (round + i) % 2 === 0 ? 'inactive' : 'active', new Date(t + round * 10 + i)), gateways[i % 2]!.url)),
           );
         }
-        await Promise.all(gateways.map((gw, i) => post(providerEvent(card, 'terminated', new Date(t + 1_000 + i)), gw.url)));
+        await Promise.all(gateways.map((gw, i) => post(providerCardEvent(card, 'terminated', new Date(t + 1_000 + i)), gw.url)));
 
         const rows = await models().events.find({ subject_id: card._id }).sort({ sequence: 1 }).lean<StoredEvent[]>();
         const types = rows.map((r) => r.type);
