@@ -72,10 +72,11 @@ export interface CardOpsWorld {
 
 /**
  * What every card-operation suite starts from: a gateway with its worker, a project funded with
- * `deposit` minor units, a product and a verified cardholder. The caller closes `tg`.
+ * `deposit` minor units, a product and a verified cardholder; `config` adds to the worker's
+ * settings. The caller closes `tg`.
  */
-export async function cardOpsWorld(connection: Connection, options: { deposit: number; product?: Partial<Product> }): Promise<CardOpsWorld> {
-  const tg = await startTestGateway({ config: WORKER_CONFIG });
+export async function cardOpsWorld(connection: Connection, options: { deposit: number; product?: Partial<Product>; config?: Record<string, string> }): Promise<CardOpsWorld> {
+  const tg = await startTestGateway({ config: { ...WORKER_CONFIG, ...options.config } });
   await tg.gateway.start();
   const { client, project } = await createTestProject({ url: tg.url });
   const product = await makeProduct(connection, options.product ?? { issue_fee: 0 });

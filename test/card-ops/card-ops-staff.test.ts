@@ -11,12 +11,11 @@ import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { uriOf } from '../support/isolated-db.js';
-import { deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { expectApiError, type TestGateway } from '../support/partner.js';
 import { simulatorEnv } from '../support/provider-sim.js';
 import { runScript } from '../support/run-script.js';
 import { testStore } from '../support/test-store.js';
-import { entriesOf, finished, issueCard, providerCard, storedCard, storedOrder, WORKER_CONFIG } from './card-ops-fixtures.js';
+import { cardOpsWorld, entriesOf, finished, issueCard, providerCard, storedCard, storedOrder } from './card-ops-fixtures.js';
 
 const ALICE = 'alice-card-ops-token-0123456789abcdef0123';
 
@@ -38,12 +37,7 @@ describe('card operations by staff (admin API and CLI)', function () {
   let keysDir: string;
 
   before(async () => {
-    tg = await startTestGateway({ config: { ...WORKER_CONFIG, ADMIN_TOKENS: `alice:${ALICE}`, ADMIN_AUTH_MAX_FAILURES: '1000' } });
-    await tg.gateway.start();
-    ({ client, project } = await createTestProject({ url: tg.url }));
-    product = await makeProduct(conn(), { issue_fee: 0 });
-    user = await makeCardholder(conn(), project._id);
-    await deposit(conn(), project._id, 100_000);
+    ({ tg, client, project, product, user } = await cardOpsWorld(conn(), { deposit: 100_000, config: { ADMIN_TOKENS: `alice:${ALICE}`, ADMIN_AUTH_MAX_FAILURES: '1000' } }));
     keysDir = await mkdtemp(path.join(os.tmpdir(), 'card-gateway-staff-cli-'));
   });
   after(async () => {
