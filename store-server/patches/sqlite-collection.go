@@ -74,9 +74,8 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 	// TODO https://github.com/FerretDB/FerretDB/issues/3235
 	var sorted bool
 
-	if v, ok := idPrefilter(params.Filter); ok {
-		whereClause = fmt.Sprintf(` WHERE %s = ?`, indexedIDColumn)
-		args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+	if ids, ok := idPrefilter(params.Filter); ok {
+		whereClause, args = idWhereClause(ids)
 	} else {
 		// Card-gateway patch (store-server/patches/README.md): narrow, sort and count from the
 		// typed indexes (typed_query.go).
@@ -310,10 +309,9 @@ func (c *collection) Explain(ctx context.Context, params *backends.ExplainParams
 	orderByClause := prepareOrderByClause(params.Sort)
 	sortPushdown := orderByClause != ""
 
-	if v, ok := idPrefilter(params.Filter); ok {
+	if ids, ok := idPrefilter(params.Filter); ok {
 		filterPushdown = true
-		whereClause = fmt.Sprintf(` WHERE %s = ?`, indexedIDColumn)
-		args = []any{string(must.NotFail(sjson.MarshalSingleValue(v)))}
+		whereClause, args = idWhereClause(ids)
 	} else {
 		// Card-gateway patch: the plan Query would run (typed_query.go).
 		plan, err := planTyped(ctx, db, meta, params.Filter, params.IndexSort)
@@ -589,14 +587,19 @@ var (
 // every lookup, update and delete by `_id` scanned the whole table.
 const indexedIDColumn = metadata.DefaultColumn + `->"_id"`
 
-// idPrefilter returns the filter's top-level `_id` equality value when it is a string or an
-// ObjectID, so the query reads that one row instead of the whole table.
+// maxIDsInPrefilter bounds an `_id` `$in` that becomes SQL (SQLite's default limit of bound
+// parameters is 32,766); a longer list reads the whole table, as upstream does.
+const maxIDsInPrefilter = 10_000
+
+// idPrefilter returns the filter's top-level `_id` equality value, or the values of its `_id`
+// `$in`, when each is a string or an ObjectID, so the query reads those rows instead of the whole
+// table.
 //
 // Card-gateway patch (store-server/patches/README.md): upstream pushes `_id` down only when it is
 // the filter's sole key, so `{_id: x, status: y}` (a conditional update, an ownership check) scans
-// the collection. The handler applies the whole filter to the rows afterwards in any case, so
-// narrowing by `_id` first returns the same documents.
-func idPrefilter(filter *types.Document) (any, bool) {
+// the collection, and never pushes an `$in` down. The handler applies the whole filter to the rows
+// afterwards in any case, so narrowing by `_id` first returns the same documents.
+func idPrefilter(filter *types.Document) ([]any, bool) {
 	if filter.Len() == 0 {
 		return nil, false
 	}
@@ -615,10 +618,52 @@ func idPrefilter(filter *types.Document) (any, bool) {
 
 	v, _ := filter.Get("_id")
 
-	switch v.(type) {
+	switch v := v.(type) {
 	case string, types.ObjectID:
-		return v, true
+		return []any{v}, true
+	case *types.Document:
+		// Only `{$in: [...]}` exactly: other operators beside it would be applied by the handler
+		// anyway, but keeping the shape narrow keeps the rule easy to check.
+		if v.Len() != 1 || v.Keys()[0] != "$in" {
+			return nil, false
+		}
+
+		in, _ := v.Get("$in")
+
+		arr, ok := in.(*types.Array)
+		if !ok || arr.Len() == 0 || arr.Len() > maxIDsInPrefilter {
+			return nil, false
+		}
+
+		ids := make([]any, 0, arr.Len())
+
+		for i := 0; i < arr.Len(); i++ {
+			el, _ := arr.Get(i)
+
+			switch el.(type) {
+			case string, types.ObjectID:
+				ids = append(ids, el)
+			default:
+				return nil, false
+			}
+		}
+
+		return ids, true
 	default:
 		return nil, false
 	}
+}
+
+// idWhereClause is the WHERE clause that reads the rows of these `_id` values by the `_id_` index.
+func idWhereClause(ids []any) (string, []any) {
+	args := make([]any, len(ids))
+	for i, v := range ids {
+		args[i] = string(must.NotFail(sjson.MarshalSingleValue(v)))
+	}
+
+	if len(ids) == 1 {
+		return fmt.Sprintf(` WHERE %s = ?`, indexedIDColumn), args
+	}
+
+	return fmt.Sprintf(` WHERE %s IN (?%s)`, indexedIDColumn, strings.Repeat(", ?", len(ids)-1)), args
 }

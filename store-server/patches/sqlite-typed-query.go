@@ -221,6 +221,11 @@ func addComparison(p *typedPlan, field, op string, v any, used map[string]bool) 
 		return
 	}
 
+	if op == "$in" {
+		addIn(p, field, v, used)
+		return
+	}
+
 	sqlOps := map[string]string{"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 	sqlOp, okOp := sqlOps[op]
@@ -235,6 +240,48 @@ func addComparison(p *typedPlan, field, op string, v any, used map[string]bool) 
 	p.args = append(p.args, r, arg)
 	p.fixed[rank] = true
 	p.fixed[value] = p.fixed[value] || op == "$eq"
+	used[field] = true
+}
+
+// maxInValues bounds an `$in` that becomes SQL (SQLite's default limit of bound parameters is
+// 32,766); a longer one stays for the handler.
+const maxInValues = 10_000
+
+// addIn adds `field IN (...)` for an `$in` whose values all have one type rank the typed
+// expressions can say (strings, numbers, dates, ...; no null, which also matches a missing field,
+// no regex, array or document): MongoDB's `$in` is then an equality to any of them, and the field
+// holds no array anywhere (the odd-type probe), so the condition is exact. SQLite answers it with
+// one index seek per value. Anything else leaves the `$in` to the handler.
+func addIn(p *typedPlan, field string, v any, used map[string]bool) {
+	arr, ok := v.(*types.Array)
+	if !ok || arr.Len() == 0 || arr.Len() > maxInValues {
+		p.exact = false
+		return
+	}
+
+	var rank int64
+
+	args := make([]any, 0, arr.Len()+1)
+	args = append(args, nil) // the rank, set below
+
+	for i := 0; i < arr.Len(); i++ {
+		el, _ := arr.Get(i)
+
+		r, arg, okValue := typedArg(el)
+		if !okValue || (i > 0 && r != rank) {
+			p.exact = false
+			return
+		}
+
+		rank = r
+		args = append(args, arg)
+	}
+
+	args[0] = rank
+
+	p.where = append(p.where, metadata.TypedRank(field)+" = ?", metadata.TypedValue(field)+" IN (?"+strings.Repeat(", ?", arr.Len()-1)+")")
+	p.args = append(p.args, args...)
+	p.fixed[metadata.TypedRank(field)] = true
 	used[field] = true
 }
 

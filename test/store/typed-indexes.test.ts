@@ -97,6 +97,16 @@ const filters: Record<string, unknown>[] = [
   { $and: [{ g: 'x' }, { $or: [{ v: 'a' }, { v: 1 }] }] },
   { v: { $ne: 1 } },
   { v: { $in: [1, 'a', null] } },
+  { v: { $in: [1, 2.0, 2 ** 40] } },
+  { v: { $in: ['a', 'ab', '1', 'zz'] } },
+  { v: { $in: [day, new Date(-1000)] } },
+  { v: { $in: [true] } },
+  { v: { $in: [] } },
+  { g: 'x', v: { $in: ['a', 'b'] } },
+  { g: { $in: ['x', 'y'] }, v: { $gte: 1 } },
+  { _id: { $in: ['d01-x', 'd05-y', 'nope', 'd01-x'] } },
+  { _id: { $in: ['d01-x', 'd05-y'] }, g: 'x' },
+  { _id: { $in: ['d01-x', 7] } },
   { v: { $exists: false } },
   { g: 'x', n: { $gt: 5 } },
 ];
@@ -147,6 +157,8 @@ describe('the store answers from typed indexes exactly as without them', () => {
         [{ g: 'x', v: { $gte: 0 } }, { v: 1, _id: 1 }],
         [{ g: 'x' }, { v: -1, _id: -1 }],
         [{}, { v: 1, _id: 1 }],
+        [{ v: { $in: ['a', 'b'] } }],
+        [{ g: 'x', v: { $in: [1, 2] } }, { v: 1, _id: 1 }],
       ];
       for (const [filter, sort] of cases) {
         const p = await plan(filter, sort);
@@ -154,6 +166,20 @@ describe('the store answers from typed indexes exactly as without them', () => {
         assert.doesNotMatch(p, /TEMP B-TREE/, `${JSON.stringify([filter, sort])}: ${p}`);
         if (Object.keys(filter).length > 0) assert.match(p, /SEARCH/, `${JSON.stringify(filter)}: ${p}`);
       }
+    });
+
+    it('when an `_id` `$in` lists strings, then the rows are read by the `_id` index', async () => {
+      assert.match(await plan({ _id: { $in: ['d01-x', 'd02-x'] }, g: 'x' }), /SEARCH .* USING INDEX .*_id_/);
+    });
+
+    it('when an update or delete filters by `$in` on an indexed field, then it changes exactly what the whole-collection path changes', async () => {
+      for (const name of [indexed, plain]) {
+        await coll(name).updateMany({ v: { $in: ['a', 'b'] } }, { $set: { touched: true } });
+        await coll(name).updateMany({ _id: { $in: ['d01-x', 'd02-y'] } }, { $set: { touched_id: true } });
+      }
+      await both((name) => coll(name).find({ touched: true }).sort({ _id: 1 }).toArray());
+      await both((name) => coll(name).find({ touched_id: true }).sort({ _id: 1 }).toArray());
+      for (const name of [indexed, plain]) await coll(name).updateMany({}, { $unset: { touched: '', touched_id: '' } });
     });
 
     it('when a field has no index, then the plan scans, as upstream', async () => {
