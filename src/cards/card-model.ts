@@ -64,6 +64,10 @@ cardSchema.index({ project_id: 1, order_id: 1 }, { unique: true });
 cardSchema.index({ project_id: 1, created_at: -1, _id: -1 });
 cardSchema.index({ project_id: 1, external_user_id: 1, created_at: -1, _id: -1 });
 cardSchema.index({ project_id: 1, status: 1, created_at: -1, _id: -1 });
+// The provider's webhooks and the reconciler's inventory name a card by the provider's id. Not
+// unique: the card insert treats a duplicate key as its own earlier attempt, and must not mistake
+// another order's card for it.
+cardSchema.index({ provider_card_id: 1 });
 
 export function cardModel(connection: Connection): Model<Card> {
   return (connection.models.Card as Model<Card> | undefined) ?? connection.model<Card>('Card', cardSchema, 'cards');

@@ -94,7 +94,8 @@ export class OrderEventOutbox {
     const from = new Date(watermark.getTime() - OVERLAP_MS);
     for (;;) {
       const query: Record<string, unknown> = after
-        ? { $or: [{ updated_at: { $gt: after.at } }, { updated_at: after.at, _id: { $gt: after.id } }] }
+        ? // The plain bound beside the $or is what the (updated_at, _id) index is searched by.
+          { updated_at: { $gte: after.at }, $or: [{ updated_at: { $gt: after.at } }, { updated_at: after.at, _id: { $gt: after.id } }] }
         : { updated_at: { $gte: from } };
       const rows = await this.orders.find(query).sort({ updated_at: 1, _id: 1 }).limit(BATCH).lean<Order[]>();
       for (const order of rows) {

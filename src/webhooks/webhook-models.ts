@@ -107,6 +107,8 @@ eventSchema.index({ project_id: 1, subject_id: 1, sequence: 1 });
 eventSchema.index({ subject_id: 1, sequence: 1 }, { unique: true });
 // Staff's delivery log of a project, newest first.
 eventSchema.index({ project_id: 1, created_at: -1, _id: -1 });
+// The same list narrowed by status (`GET /admin/v1/webhooks/events?status=failed`).
+eventSchema.index({ project_id: 1, status: 1, created_at: -1, _id: -1 });
 
 const attemptSchema = new Schema<WebhookAttempt>(
   {

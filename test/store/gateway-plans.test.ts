@@ -39,6 +39,7 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     cards: () => cardModel(connection) as unknown as Model<never>,
     cardholders: () => cardholderModel(connection) as unknown as Model<never>,
     events: () => webhookModels(connection).events as unknown as Model<never>,
+    attempts: () => webhookModels(connection).attempts as unknown as Model<never>,
   };
 
   const lookups: [string, Record<string, unknown>][] = [
@@ -78,6 +79,37 @@ describe('store plans of the gateway, admin and reconciliation queries', functio
     { name: 'reconcile: a broken chain in seq order', model: models.ledger, filter: { project_id: 'prj_1' }, sort: { seq: 1 }, projection: RECONCILE_FIELDS.chain },
     { name: 'reconcile: orders with the checked fields', model: models.orders, filter: { project_id: 'prj_1' }, sort: { _id: 1 }, projection: RECONCILE_FIELDS.orders },
     { name: 'reconcile: cards with the checked fields', model: models.cards, filter: { project_id: 'prj_1' }, sort: { order_id: 1 }, projection: RECONCILE_FIELDS.cards },
+    // Updates and deletes run the same backend query as a find of their filter, so a find's plan is theirs.
+    { name: 'provider webhook: the card of a provider card id', model: models.cards, filter: { provider_card_id: 'pc_1' } },
+    {
+      name: 'provider webhook: the card update, only forward in time',
+      model: models.cards,
+      filter: { provider_card_id: 'pc_1', status: { $ne: 'terminated' }, $or: [{ provider_updated_at: { $exists: false } }, { provider_updated_at: { $lt: at } }] },
+    },
+    {
+      name: 'provider webhook: nudge the order polling its card',
+      model: models.orders,
+      filter: { provider_card_id: 'pc_1', status: 'activating', issue_status: 'card_create_pending', next_attempt_at: { $gt: at } },
+    },
+    { name: 'card events: the latest state-changing order of a card', model: models.orders, filter: { card_id: 'card_1', order_type: { $in: ['card_issue', 'card_freeze'] } }, sort: newest },
+    { name: 'order events: the first page of changed orders', model: models.orders, filter: { updated_at: { $gte: at } }, sort: { updated_at: 1, _id: 1 } },
+    {
+      name: 'order events: the next page of changed orders',
+      model: models.orders,
+      filter: { updated_at: { $gte: at }, $or: [{ updated_at: { $gt: at } }, { updated_at: at, _id: { $gt: 'ord_x' } }] },
+      sort: { updated_at: 1, _id: 1 },
+    },
+    { name: 'order events: refunds of a batch of orders', model: models.ledger, filter: { project_id: 'prj_1', order_id: { $in: ['o1', 'o2'] }, kind: 'refund' } },
+    { name: 'statement: the orders of a page of entries', model: models.orders, filter: { _id: { $in: ['o1', 'o2'] }, project_id: 'prj_1' } },
+    { name: 'statement: a page of entries', model: models.ledger, filter: { project_id: 'prj_1', seq: { $lt: 100 }, kind: 'charge' }, sort: { seq: -1 } },
+    { name: 'cards/list: a page of a status', model: models.cards, filter: { project_id: 'prj_1', status: 'active', ...cursorBound }, sort: newest },
+    { name: 'cards/list: a page of a user', model: models.cards, filter: { project_id: 'prj_1', external_user_id: 'u1' }, sort: newest },
+    { name: 'reconcile: gateway cards of a page of provider cards', model: models.cards, filter: { provider_card_id: { $in: ['pc_1', 'pc_2'] } } },
+    { name: 'reconcile: orders of unknown provider cards', model: models.orders, filter: { _id: { $in: ['o1', 'o2'] } } },
+    { name: 'metrics: unfinished orders', model: models.orders, filter: { status: { $in: ['new', 'activating', 'processing'] } } },
+    { name: 'webhook admin: events of a status', model: models.events, filter: { project_id: 'prj_1', status: 'failed' }, sort: newest },
+    { name: 'webhook admin: attempts of an event', model: models.attempts, filter: { event_id: 'evt_1' }, sort: { attempt: 1 } },
+    { name: 'dispatch: due pending events', model: models.events, filter: { status: 'pending', next_attempt_at: { $lte: at } } },
     { name: 'reconcile: next project of orders', model: models.orders, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
     { name: 'reconcile: next project of the ledger', model: models.ledger, filter: { project_id: { $gt: 'prj_1' } }, sort: { project_id: 1 } },
   ];
