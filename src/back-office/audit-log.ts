@@ -52,9 +52,10 @@ const auditSchema = new Schema<AuditEntry>(
   { versionKey: false, minimize: false },
 );
 // "What happened to this project / product?" and "what did this person do?", newest first.
-auditSchema.index({ target: 1, created_at: -1 });
-auditSchema.index({ staff: 1, created_at: -1 });
-auditSchema.index({ created_at: -1 });
+// With _id last, as the list sorts: the embedded store then walks the index instead of sorting.
+auditSchema.index({ target: 1, created_at: -1, _id: -1 });
+auditSchema.index({ staff: 1, created_at: -1, _id: -1 });
+auditSchema.index({ created_at: -1, _id: -1 });
 
 export function auditLogModel(connection: Connection): Model<AuditEntry> {
   return (

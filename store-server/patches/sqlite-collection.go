@@ -76,6 +76,20 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 
 	if ids, ok := idPrefilter(params.Filter); ok {
 		whereClause, args = idWhereClause(ids)
+	} else if params.CountOnly && params.Filter.Len() == 0 {
+		// Card-gateway patch (store-server/patches/README.md): a count of the whole collection is
+		// SQLite's COUNT(*) (a walk of its smallest index), not a decode of every document.
+		var n int64
+
+		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM %q`, meta.TableName)).Scan(&n); err != nil {
+			return nil, lazyerrors.Error(err)
+		}
+
+		return &backends.QueryResult{
+			Iter:    newQueryIterator(ctx, nil, params.OnlyRecordIDs),
+			Counted: true,
+			Count:   n,
+		}, nil
 	} else {
 		// Card-gateway patch (store-server/patches/README.md): narrow, sort and count from the
 		// typed indexes (typed_query.go).

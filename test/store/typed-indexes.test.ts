@@ -182,6 +182,11 @@ describe('the store answers from typed indexes exactly as without them', () => {
       for (const name of [indexed, plain]) await coll(name).updateMany({}, { $unset: { touched: '', touched_id: '' } });
     });
 
+    it('when a count has no filter, then it is the number of documents, with or without indexes', async () => {
+      await both((name) => count(name, {}));
+      assert.equal(await count(indexed, {}), await coll(indexed).countDocuments({ n: { $exists: true } }));
+    });
+
     it('when a field has no index, then the plan scans, as upstream', async () => {
       assert.match(await plan({ n: 3 }), /SCAN/);
     });
