@@ -70,7 +70,7 @@ if (file) {
       connection.getClient().on('commandStarted', (event) => {
         const collection = event.command[event.commandName] as unknown;
         if (typeof collection !== 'string') return;
-        for (const q of queriesOf(event.commandName, event.command as Record<string, unknown>)) {
+        for (const q of queriesOf(event.commandName, event.command)) {
           const key = JSON.stringify([event.commandName, collection, shape(q.filter), q.sort]);
           if (seen.has(key)) continue;
           seen.add(key);
