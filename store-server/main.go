@@ -14,6 +14,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -84,6 +87,14 @@ func run(dataDir, listen, logLevel, synchronous string) error {
 		return err
 	}
 
+	// STORE_PPROF_ADDR (a loopback address, e.g. 127.0.0.1:6060) serves Go's profiles of this
+	// process, for the benchmarks' question "where does the store's CPU go" (README, Benchmark).
+	if addr := os.Getenv("STORE_PPROF_ADDR"); addr != "" {
+		if err := servePprof(addr); err != nil {
+			return err
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	ctx, cancel := context.WithCancel(ctx)
@@ -141,4 +152,31 @@ func writeAddress(path string, a address) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// servePprof serves net/http/pprof on addr, which must be a loopback address: profiles show
+// the store's internals and must never be reachable from elsewhere.
+func servePprof(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("STORE_PPROF_ADDR: %w", err)
+	}
+
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("STORE_PPROF_ADDR must be a loopback address, got %q", addr)
+	}
+
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("STORE_PPROF_ADDR: %w", err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+
+	go func() { _ = http.Serve(l, mux) }()
+
+	return nil
 }
