@@ -19,38 +19,54 @@ export class StoreUnavailableError extends Error {
  * upstream v1.24.2 file the patch was made from, so a FerretDB upgrade stops the build instead of
  * silently mixing versions; null marks a file the patch set adds, which upstream must not have.
  */
-const PATCHES: readonly { file: string; target: string; upstreamSha256: string | null }[] = [
+const FERRETDB = 'github.com/FerretDB/FerretDB';
+const MODERNC_SQLITE = 'modernc.org/sqlite';
+
+const PATCHES: readonly { module: string; file: string; target: string; upstreamSha256: string | null }[] = [
   {
+    module: FERRETDB,
     file: 'patches/sqlite-collection.go',
     target: 'internal/backends/sqlite/collection.go',
     upstreamSha256: '7b65c249d047b4ec47d1e6833e945ac7d2613ab2ca3032c64ee526311bd04177',
   },
-  { file: 'patches/sqlite-typed-query.go', target: 'internal/backends/sqlite/typed_query.go', upstreamSha256: null },
+  { module: FERRETDB, file: 'patches/sqlite-typed-query.go', target: 'internal/backends/sqlite/typed_query.go', upstreamSha256: null },
   {
+    module: FERRETDB,
     file: 'patches/metadata-registry.go',
     target: 'internal/backends/sqlite/metadata/registry.go',
     upstreamSha256: '0b10fe91beee0d8aae5b0a8410dc46af555cb788c60ce44e1588fb3b066360a7',
   },
-  { file: 'patches/metadata-typed-index.go', target: 'internal/backends/sqlite/metadata/typed_index.go', upstreamSha256: null },
+  { module: FERRETDB, file: 'patches/metadata-typed-index.go', target: 'internal/backends/sqlite/metadata/typed_index.go', upstreamSha256: null },
   {
+    module: FERRETDB,
     file: 'patches/backends-collection.go',
     target: 'internal/backends/collection.go',
     upstreamSha256: 'b95797a6a71412209c8627528fac8e69dd713232d23e20adeea0b2b03c973d74',
   },
   {
+    module: FERRETDB,
     file: 'patches/handler-msg_find.go',
     target: 'internal/handler/msg_find.go',
     upstreamSha256: '81e1f70c60839b59892b34166862c15c81267722052907a0b798e3f7873da99c',
   },
   {
+    module: FERRETDB,
     file: 'patches/handler-msg_count.go',
     target: 'internal/handler/msg_count.go',
     upstreamSha256: '86e9e9650c417db6187009a35f7cdd6fb8faa3d213af615e8e1e198528147864',
   },
   {
+    module: FERRETDB,
     file: 'patches/handler-msg_explain.go',
     target: 'internal/handler/msg_explain.go',
     upstreamSha256: '697e337499134ac3de73e25db741c350de16b034f7a86bc2bad633647337b227',
+  },
+  {
+    // The SQLite driver FerretDB uses: write statements compiled once per connection.
+    module: MODERNC_SQLITE,
+    file: 'patches/modernc-sqlite.go',
+    target: 'sqlite.go',
+    upstreamSha256: 'a00a18e5ff7d8f6c6e0ba80b1a7a0f25e1a19d5d74b525848b27db5f16af0bf2',
   },
 ];
 const SOURCES = ['main.go', 'go.mod', 'go.sum', ...PATCHES.map((p) => p.file)];
@@ -99,34 +115,37 @@ export async function ensureStoreServerBinary(
 }
 
 /**
- * Builds a patched copy of the FerretDB module under `outDir` and a go.mod that points at it
+ * Builds a patched copy of each patched module (FerretDB, its SQLite driver) under `outDir` and a go.mod that points at them
  * (`replace`); returns that go.mod for `go build -modfile`. The project's own go.mod stays as is.
  */
 async function preparePatchedModule(sourceDir: string, outDir: string): Promise<string> {
-  // `go mod download` fetches and unpacks the module when the cache does not have it yet (on a fresh
-  // machine `go list -m` would answer with an empty Dir); go.sum checks what it fetched.
-  const { stdout } = await run('go', ['mod', 'download', '-json', 'github.com/FerretDB/FerretDB'], { cwd: sourceDir });
-  const upstreamDir = (JSON.parse(stdout) as { Dir?: string }).Dir ?? '';
-  if (!upstreamDir) throw new StoreUnavailableError('go mod download did not unpack github.com/FerretDB/FerretDB.');
-  for (const patch of PATCHES) {
-    const target = path.join(upstreamDir, patch.target);
-    const upstreamHash = existsSync(target) ? createHash('sha256').update(await readFile(target)).digest('hex') : null;
-    if (upstreamHash !== patch.upstreamSha256) {
-      throw new StoreUnavailableError(
-        `${target} is not the file store-server/${patch.file} was made from: re-apply the patch to the new FerretDB version.`,
-      );
+  const replaces: string[] = [];
+  for (const module of [...new Set(PATCHES.map((p) => p.module))]) {
+    const patches = PATCHES.filter((p) => p.module === module);
+    // `go mod download` fetches and unpacks the module (at the version go.mod and go.sum pin) when
+    // the cache does not have it yet (on a fresh machine `go list -m` would answer with an empty Dir).
+    const { stdout } = await run('go', ['mod', 'download', '-json', module], { cwd: sourceDir });
+    const upstreamDir = (JSON.parse(stdout) as { Dir?: string }).Dir ?? '';
+    if (!upstreamDir) throw new StoreUnavailableError(`go mod download did not unpack ${module}.`);
+    for (const patch of patches) {
+      const target = path.join(upstreamDir, patch.target);
+      const upstreamHash = existsSync(target) ? createHash('sha256').update(await readFile(target)).digest('hex') : null;
+      if (upstreamHash !== patch.upstreamSha256) {
+        throw new StoreUnavailableError(`${target} is not the file store-server/${patch.file} was made from: re-apply the patch to the new ${module} version.`);
+      }
     }
+    const patchedDir = path.join(outDir, `${module.replace(/[^A-Za-z0-9]+/g, '-')}-patched`);
+    await rm(patchedDir, { recursive: true, force: true });
+    await cp(upstreamDir, patchedDir, { recursive: true });
+    // The module cache is read-only; the copy must not be, or the next build cannot replace it.
+    await run('chmod', ['-R', 'u+w', patchedDir]);
+    for (const patch of patches) await copyFile(path.join(sourceDir, patch.file), path.join(patchedDir, patch.target));
+    replaces.push(`replace ${module} => ${patchedDir}`);
   }
-  const patchedDir = path.join(outDir, 'ferretdb-patched');
-  await rm(patchedDir, { recursive: true, force: true });
-  await cp(upstreamDir, patchedDir, { recursive: true });
-  // The module cache is read-only; the copy must not be, or the next build cannot replace it.
-  await run('chmod', ['-R', 'u+w', patchedDir]);
-  for (const patch of PATCHES) await copyFile(path.join(sourceDir, patch.file), path.join(patchedDir, patch.target));
 
   const goMod = await readFile(path.join(sourceDir, 'go.mod'), 'utf8');
   const modFile = path.join(outDir, 'go.mod');
-  await writeFile(modFile, `${goMod}\nreplace github.com/FerretDB/FerretDB => ${patchedDir}\n`);
+  await writeFile(modFile, `${goMod}\n${replaces.join('\n')}\n`);
   await copyFile(path.join(sourceDir, 'go.sum'), path.join(outDir, 'go.sum'));
   return modFile;
 }
