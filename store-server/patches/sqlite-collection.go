@@ -79,17 +79,7 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 	} else if params.CountOnly && params.Filter.Len() == 0 {
 		// Card-gateway patch (store-server/patches/README.md): a count of the whole collection is
 		// SQLite's COUNT(*) (a walk of its smallest index), not a decode of every document.
-		var n int64
-
-		if err := db.QueryRowContext(ctx, fmt.Sprintf(`SELECT COUNT(*) FROM %q`, meta.TableName)).Scan(&n); err != nil {
-			return nil, lazyerrors.Error(err)
-		}
-
-		return &backends.QueryResult{
-			Iter:    newQueryIterator(ctx, nil, params.OnlyRecordIDs),
-			Counted: true,
-			Count:   n,
-		}, nil
+		return countedResult(ctx, db, meta.TableName, "", nil, params.OnlyRecordIDs)
 	} else {
 		// Card-gateway patch (store-server/patches/README.md): narrow, sort and count from the
 		// typed indexes (typed_query.go).
@@ -103,18 +93,7 @@ func (c *collection) Query(ctx context.Context, params *backends.QueryParams) (*
 			args = plan.args
 
 			if params.CountOnly && plan.exact {
-				var n int64
-
-				cq := fmt.Sprintf(`SELECT COUNT(*) FROM %q`, meta.TableName) + whereClause
-				if err = db.QueryRowContext(ctx, cq, args...).Scan(&n); err != nil {
-					return nil, lazyerrors.Error(err)
-				}
-
-				return &backends.QueryResult{
-					Iter:    newQueryIterator(ctx, nil, params.OnlyRecordIDs),
-					Counted: true,
-					Count:   n,
-				}, nil
+				return countedResult(ctx, db, meta.TableName, whereClause, args, params.OnlyRecordIDs)
 			}
 
 			if plan.sorted {
@@ -600,6 +579,24 @@ var (
 // (`->'$._id'`), the same value but not the same expression, so SQLite never used the index and
 // every lookup, update and delete by `_id` scanned the whole table.
 const indexedIDColumn = metadata.DefaultColumn + `->"_id"`
+
+// countedResult answers a count with SQLite's COUNT(*) of the rows whereClause selects.
+//
+// Card-gateway patch (store-server/patches/README.md).
+func countedResult(ctx context.Context, db *fsql.DB, table, whereClause string, args []any, onlyRecordIDs bool) (*backends.QueryResult, error) {
+	var n int64
+
+	q := fmt.Sprintf(`SELECT COUNT(*) FROM %q`, table) + whereClause
+	if err := db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return nil, lazyerrors.Error(err)
+	}
+
+	return &backends.QueryResult{
+		Iter:    newQueryIterator(ctx, nil, onlyRecordIDs),
+		Counted: true,
+		Count:   n,
+	}, nil
+}
 
 // maxIDsInPrefilter bounds an `_id` `$in` that becomes SQL (SQLite's default limit of bound
 // parameters is 32,766); a longer list reads the whole table, as upstream does.
