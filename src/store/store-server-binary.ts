@@ -62,7 +62,19 @@ const PATCHES: readonly { module: string; file: string; target: string; upstream
     upstreamSha256: '697e337499134ac3de73e25db741c350de16b034f7a86bc2bad633647337b227',
   },
   {
-    // The SQLite driver FerretDB uses: write statements compiled once per connection.
+    module: FERRETDB,
+    file: 'patches/sqlite-database.go',
+    target: 'internal/backends/sqlite/database.go',
+    upstreamSha256: 'd1e6ae396cc40dc36a8d41814f995b12cc83a0e89b72a34f3193206f2d111651',
+  },
+  {
+    module: FERRETDB,
+    file: 'patches/util-resource.go',
+    target: 'internal/util/resource/resource.go',
+    upstreamSha256: '0d9f95cef87362b4670eaac8884601170987118ef4cdd3acefc52ef454e30364',
+  },
+  {
+    // The SQLite driver FerretDB uses: statements compiled once per connection.
     module: MODERNC_SQLITE,
     file: 'patches/modernc-sqlite.go',
     target: 'sqlite.go',
