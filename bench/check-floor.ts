@@ -18,6 +18,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import mongoose from 'mongoose';
@@ -33,11 +34,10 @@ import {
 } from '../src/jose/index.js';
 import { toOrderView } from '../src/orders/order-view.js';
 import type { Order } from '../src/orders/order-model.js';
-import { waitUntil } from '../test/support/gateway-process.js';
 import { cpuSeconds } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
 import { runLoad, type PreparedRequest } from './load.js';
-import { prepare, setUpPartner, startBenchStack } from './partner-setup.js';
+import { firstFinishedOrder, prepare, setUpPartner, startBenchStack } from './partner-setup.js';
 
 const REQUESTS = Number(process.env.BENCH_FLOOR_REQUESTS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_FLOOR_ROUNDS ?? 3);
@@ -130,13 +130,7 @@ async function main(): Promise<void> {
   let floor: { child: ChildProcess; url: string } | undefined;
   try {
     const client = await setUpPartner(connection, gateway.url);
-    const first = await client.createCard({ product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' });
-    await waitUntil(
-      async () => ['completed', 'failed'].includes((await client.checkOrder({ order_id: first.data.order_id })).data.status),
-      30_000,
-      'the first order to finish',
-    );
-    const body = { order_id: first.data.order_id };
+    const body = { order_id: await firstFinishedOrder(client) };
 
     // The floor's own keys, of the gateway's and the partner's kinds; its requests are sealed as the client seals.
     const [enc, sig, partnerSig, partnerEnc] = await Promise.all([
@@ -201,7 +195,6 @@ async function main(): Promise<void> {
     await gateway.exited;
     await connection.close();
     await store.stop();
-    const { rm } = await import('node:fs/promises');
     await rm(work, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@ import type { Connection } from 'mongoose';
 import type { PartnerClient } from '../src/client/index.js';
 import { connectDatabase } from '../src/store/database.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../src/store/embedded-store.js';
-import { spawnGateway, type GatewayProcess } from '../test/support/gateway-process.js';
+import { spawnGateway, waitUntil, type GatewayProcess } from '../test/support/gateway-process.js';
 import { setUpProcessPartner } from '../test/support/process-partner.js';
 import type { PreparedRequest } from './load.js';
 
@@ -52,6 +52,17 @@ export async function startBenchStack(label: string, env: Record<string, string>
 /** A project with RSA-2048 keys (PS256 signatures, RSA-OAEP-256 answers), a product, a verified cardholder, funds. */
 export async function setUpPartner(connection: Connection, url: string): Promise<PartnerClient> {
   return (await setUpProcessPartner(connection, url)).client;
+}
+
+/** One card order through the whole workflow (the order the checks read); its id once it has finished. */
+export async function firstFinishedOrder(client: PartnerClient): Promise<string> {
+  const first = await client.createCard({ product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' });
+  await waitUntil(
+    async () => ['completed', 'failed'].includes((await client.checkOrder({ order_id: first.data.order_id })).data.status),
+    30_000,
+    'the first order to finish',
+  );
+  return first.data.order_id;
 }
 
 /** Seals `count` requests before the timed part (each with its own jti, and a fresh key if asked). */

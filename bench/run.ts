@@ -22,7 +22,7 @@ import { waitUntil } from '../test/support/gateway-process.js';
 import { measureCeiling } from './ceiling.js';
 import { cpuMsPerRequest, sampleCpu, type CpuSample } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
-import { prepare, setUpPartner, startBenchStack } from './partner-setup.js';
+import { firstFinishedOrder, prepare, setUpPartner, startBenchStack } from './partner-setup.js';
 import { runLoad, runPaced, type LoadResult, type PreparedRequest } from './load.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
@@ -53,20 +53,14 @@ async function main(): Promise<void> {
   try {
     const client = await setUpPartner(connection, gateway.url);
 
-    // One order through the whole workflow: the order /orders/check will read.
-    const first = await client.createCard({ product_code: 'BENCH_USD', external_user_id: 'bench-user', initial_balance: '1.00' });
-    await waitUntil(
-      async () => ['completed', 'failed'].includes((await client.checkOrder({ order_id: first.data.order_id })).data.status),
-      30_000,
-      'the first order to finish',
-    );
+    const firstOrderId = await firstFinishedOrder(client);
 
     const seal = (p: string, body: object, count: number, withKey: boolean) => prepare(client, p, body, count, withKey);
     const pids = { gateway: gateway.child.pid!, store: storePid };
     // Creates are charged by the request and carried through by the worker afterwards: their CPU
     // is counted until the order queue is empty, so it is the whole cost of an order.
     const ordersSettled = () => waitUntil(async () => (await queuedOrderModel(connection).countDocuments()) === 0, 600_000, 'the created orders to finish');
-    const check = await measureEndpoint('check', '/api/v1/orders/check', (n) => seal('/api/v1/orders/check', { order_id: first.data.order_id }, n, false), CHECK_REQUESTS, gateway.url, pids);
+    const check = await measureEndpoint('check', '/api/v1/orders/check', (n) => seal('/api/v1/orders/check', { order_id: firstOrderId }, n, false), CHECK_REQUESTS, gateway.url, pids);
     const create = await measureEndpoint(
       'create',
       '/api/v1/cards/create',

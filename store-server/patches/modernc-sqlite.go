@@ -2604,6 +2604,23 @@ func (c *conn) compileOne(query string) (pstmt uintptr, ok bool, err error) {
 	return pstmt, true, nil
 }
 
+// watchContext fails at once when ctx is done already, and otherwise interrupts the connection's
+// statement if ctx ends before stop is called (upstream's preamble of stmt.exec and stmt.query,
+// shared by execCached and queryCached).
+func (c *conn) watchContext(ctx context.Context, done *int32) (stop func(), err error) {
+	if ctx == nil || ctx.Done() == nil {
+		return func() {}, nil
+	}
+
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	default:
+	}
+
+	return interruptOnDone(ctx, c, done), nil
+}
+
 // keptRead is one of a connection's compiled SELECT statements (queryCached).
 type keptRead struct {
 	pstmt uintptr
@@ -2659,16 +2676,11 @@ func (c *conn) queryCached(ctx context.Context, query string, args []driver.Name
 
 	var done int32
 
-	if ctx != nil {
-		if ctxDone := ctx.Done(); ctxDone != nil {
-			select {
-			case <-ctxDone:
-				return nil, true, ctx.Err()
-			default:
-			}
-			defer interruptOnDone(ctx, c, &done)()
-		}
+	stop, err := c.watchContext(ctx, &done)
+	if err != nil {
+		return nil, true, err
 	}
+	defer stop()
 
 	kept.inUse = true
 
@@ -2741,16 +2753,11 @@ func (c *conn) execCached(ctx context.Context, query string, args []driver.Named
 
 	var done int32
 
-	if ctx != nil {
-		if ctxDone := ctx.Done(); ctxDone != nil {
-			select {
-			case <-ctxDone:
-				return nil, true, ctx.Err()
-			default:
-			}
-			defer interruptOnDone(ctx, c, &done)()
-		}
+	stop, err := c.watchContext(ctx, &done)
+	if err != nil {
+		return nil, true, err
 	}
+	defer stop()
 
 	var allocs []uintptr
 
