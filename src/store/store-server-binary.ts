@@ -63,6 +63,12 @@ const PATCHES: readonly { module: string; file: string; target: string; upstream
   },
   {
     module: FERRETDB,
+    file: 'patches/handler-sjson.go',
+    target: 'internal/handler/sjson/sjson.go',
+    upstreamSha256: '31aa827ca5dcf21073a8f1c9f75bae93716d91be4fc3308fd55acebb8ebc4bfd',
+  },
+  {
+    module: FERRETDB,
     file: 'patches/sqlite-database.go',
     target: 'internal/backends/sqlite/database.go',
     upstreamSha256: 'd1e6ae396cc40dc36a8d41814f995b12cc83a0e89b72a34f3193206f2d111651',
@@ -130,6 +136,11 @@ export async function ensureStoreServerBinary(
  * Builds a patched copy of each patched module (FerretDB, its SQLite driver) under `outDir` and a go.mod that points at them
  * (`replace`); returns that go.mod for `go build -modfile`. The project's own go.mod stays as is.
  */
+/** Where the build keeps its patched copy of a Go module (FerretDB unless named). */
+export function patchedModuleDir(module: string = FERRETDB, outDir = path.join(projectRoot(), '.cache', 'store-server')): string {
+  return path.join(outDir, `${module.replace(/[^A-Za-z0-9]+/g, '-')}-patched`);
+}
+
 async function preparePatchedModule(sourceDir: string, outDir: string): Promise<string> {
   const replaces: string[] = [];
   for (const module of [...new Set(PATCHES.map((p) => p.module))]) {
@@ -146,7 +157,7 @@ async function preparePatchedModule(sourceDir: string, outDir: string): Promise<
         throw new StoreUnavailableError(`${target} is not the file store-server/${patch.file} was made from: re-apply the patch to the new ${module} version.`);
       }
     }
-    const patchedDir = path.join(outDir, `${module.replace(/[^A-Za-z0-9]+/g, '-')}-patched`);
+    const patchedDir = patchedModuleDir(module, outDir);
     await rm(patchedDir, { recursive: true, force: true });
     await cp(upstreamDir, patchedDir, { recursive: true });
     // The module cache is read-only; the copy must not be, or the next build cannot replace it.
