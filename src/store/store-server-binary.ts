@@ -100,7 +100,7 @@ export async function ensureStoreServerBinary(
   const { log = () => {} } = options;
   const root = projectRoot();
   const sourceDir = path.join(root, 'store-server');
-  const outDir = options.outDir ?? path.join(root, '.cache', 'store-server');
+  const outDir = options.outDir ?? defaultOutDir();
   const binary = path.join(outDir, 'store-server');
   const stampFile = path.join(outDir, 'sources.sha256');
 
@@ -132,15 +132,20 @@ export async function ensureStoreServerBinary(
   return binary;
 }
 
+/** Where the build keeps its patched copy of a Go module (FerretDB unless named). */
+export function patchedModuleDir(module: string = FERRETDB, outDir = defaultOutDir()): string {
+  return path.join(outDir, `${module.replace(/[^A-Za-z0-9]+/g, '-')}-patched`);
+}
+
+/** The build's folder unless a caller names another: the binary, its stamp, the patched modules. */
+function defaultOutDir(): string {
+  return path.join(projectRoot(), '.cache', 'store-server');
+}
+
 /**
  * Builds a patched copy of each patched module (FerretDB, its SQLite driver) under `outDir` and a go.mod that points at them
  * (`replace`); returns that go.mod for `go build -modfile`. The project's own go.mod stays as is.
  */
-/** Where the build keeps its patched copy of a Go module (FerretDB unless named). */
-export function patchedModuleDir(module: string = FERRETDB, outDir = path.join(projectRoot(), '.cache', 'store-server')): string {
-  return path.join(outDir, `${module.replace(/[^A-Za-z0-9]+/g, '-')}-patched`);
-}
-
 async function preparePatchedModule(sourceDir: string, outDir: string): Promise<string> {
   const replaces: string[] = [];
   for (const module of [...new Set(PATCHES.map((p) => p.module))]) {

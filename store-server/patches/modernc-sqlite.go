@@ -2629,17 +2629,22 @@ type keptRead struct {
 	inUse bool
 }
 
-// release readies the statement for its next use, holding no lock (an unreset SELECT would keep
-// its read transaction, and its WAL snapshot, open) and no argument memory.
+// release readies the statement for its next use (readyKept) and marks it free.
 func (k *keptRead) release(c *conn, allocs []uintptr) {
-	sqlite3.Xsqlite3_reset(c.tls, k.pstmt)
-	sqlite3.Xsqlite3_clear_bindings(c.tls, k.pstmt)
+	c.readyKept(k.pstmt, allocs)
+	k.inUse = false
+}
+
+// readyKept readies a kept statement for its next use, holding no lock (an unreset SELECT would
+// keep its read transaction, and its WAL snapshot, open) and no argument memory: the arguments'
+// memory goes after its bindings.
+func (c *conn) readyKept(pstmt uintptr, allocs []uintptr) {
+	sqlite3.Xsqlite3_reset(c.tls, pstmt)
+	sqlite3.Xsqlite3_clear_bindings(c.tls, pstmt)
 
 	for _, v := range allocs {
 		c.free(v)
 	}
-
-	k.inUse = false
 }
 
 // queryCached runs a SELECT from the connection's compiled reads, compiling it on first use; the
@@ -2779,13 +2784,7 @@ func (c *conn) execCached(ctx context.Context, query string, args []driver.Named
 		}
 	}
 
-	// Ready for the next use, holding nothing; the arguments' memory goes after its bindings.
-	sqlite3.Xsqlite3_reset(c.tls, pstmt)
-	sqlite3.Xsqlite3_clear_bindings(c.tls, pstmt)
-
-	for _, v := range allocs {
-		c.free(v)
-	}
+	c.readyKept(pstmt, allocs)
 
 	if ctx != nil && atomic.LoadInt32(&done) != 0 {
 		return nil, true, ctx.Err()
