@@ -34,7 +34,7 @@ import {
 } from '../src/jose/index.js';
 import { toOrderView } from '../src/orders/order-view.js';
 import type { Order } from '../src/orders/order-model.js';
-import { cpuSeconds } from './cpu.js';
+import { cpuMsPerRequest, sampleCpu } from './cpu.js';
 import { measureEnvelopeCost } from './envelope-cost.js';
 import { runLoad, type PreparedRequest } from './load.js';
 import { firstFinishedOrder, prepare, setUpPartner, startBenchStack } from './partner-setup.js';
@@ -114,11 +114,11 @@ async function startFloor(setup: FloorSetup): Promise<{ child: ChildProcess; url
 
 /** CPU ms per request of one process over one run at fixed concurrency; every answer must be a 200. */
 async function cpuPerCheck(pid: number, url: string, requests: PreparedRequest[]): Promise<{ cpuMs: number; rps: number }> {
-  const before = cpuSeconds(pid);
+  const before = sampleCpu({ process: pid });
   const result = await runLoad({ url, path: CHECK_PATH, requests, connections: CONNECTIONS });
-  const cpuMs = ((cpuSeconds(pid) - before) * 1000) / Math.max(1, result.sent);
+  const { process: cpuMs } = cpuMsPerRequest(before, sampleCpu({ process: pid }), result.sent, 3);
   if ((result.statuses['200'] ?? 0) !== requests.length) throw new Error(`not every check answered 200: ${JSON.stringify(result.statuses)}`);
-  return { cpuMs: Math.round(cpuMs * 1000) / 1000, rps: Math.round(result.rps) };
+  return { cpuMs: cpuMs!, rps: Math.round(result.rps) };
 }
 
 async function main(): Promise<void> {

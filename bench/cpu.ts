@@ -21,7 +21,8 @@ export function sampleCpu(pids: Record<string, number>): CpuSample {
   return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
 }
 
-/** Milliseconds of CPU per request, per process, between two samples. */
-export function cpuMsPerRequest(before: CpuSample, after: CpuSample, requests: number): CpuSample {
-  return Object.fromEntries(Object.keys(before).map((name) => [name, Math.round(((after[name]! - before[name]!) * 1000 * 100) / Math.max(1, requests)) / 100]));
+/** Milliseconds of CPU per request, per process, between two samples, to `decimals` places. */
+export function cpuMsPerRequest(before: CpuSample, after: CpuSample, requests: number, decimals = 2): CpuSample {
+  const scale = 10 ** decimals;
+  return Object.fromEntries(Object.keys(before).map((name) => [name, Math.round(((after[name]! - before[name]!) * 1000 * scale) / Math.max(1, requests)) / scale]));
 }
