@@ -67,6 +67,7 @@ const PATCHES: readonly { module: string; file: string; target: string; upstream
     target: 'internal/handler/sjson/sjson.go',
     upstreamSha256: '31aa827ca5dcf21073a8f1c9f75bae93716d91be4fc3308fd55acebb8ebc4bfd',
   },
+  { module: FERRETDB, file: 'patches/handler-sjson-split_test.go', target: 'internal/handler/sjson/split_test.go', upstreamSha256: null },
   {
     module: FERRETDB,
     file: 'patches/sqlite-database.go',
