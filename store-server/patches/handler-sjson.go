@@ -642,9 +642,10 @@ func (s *rowScanner) skipString() bool {
 	return false
 }
 
-// unmarshalScalar decodes one scalar value. data is always one complete JSON value cut out by the
-// enclosing object's or array's decoding (a json.RawMessage, no surrounding space), so
-// json.Unmarshal accepts and refuses exactly what upstream's json.Decoder with checkConsumed did.
+// unmarshalScalar decodes one scalar value. data is one JSON value cut out by the enclosing object's
+// or array's decoding (a json.RawMessage, no surrounding space), so json.Unmarshal accepts and
+// refuses exactly what upstream's json.Decoder with checkConsumed did; or it is what rowScanner cut
+// out, which json.Unmarshal accepts only when it is one complete valid value.
 //
 // Card-gateway patch (store-server/patches/README.md).
 func unmarshalScalar[T any](data []byte, o *T) error {
