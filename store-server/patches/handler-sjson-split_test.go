@@ -99,6 +99,8 @@ func TestSplitLeavesOtherRowsToUpstream(t *testing.T) {
 		// backspace: upstream finds no member "a\\b".
 		"EscapeInName":  `{"$s":{"p":{"a\\b":{"t":"string"}},"$k":["a\\b"]},"a\b":"x"}`,
 		"ControlInName": "{\"$s\":{\"p\":{\"a\\tb\":{\"t\":\"string\"}},\"$k\":[\"a\\tb\"]},\"a\tb\":\"x\"}",
+		// Upstream takes the last "$s" member as the schema, the split path would take the first.
+		"KeyNamedS":     `{"$s":{"p":{"$s":{"t":"string"}},"$k":["$s"]},"$s":"x"}`,
 		"DuplicateKeys": `{"$s":{"p":{"a":{"t":"string"}},"$k":["a","a"]},"a":"x","a":"y"}`,
 		"ExtraMember":   `{"$s":{"p":{"a":{"t":"string"}},"$k":["a"]},"a":"x","b":"y"}`,
 		"MissingMember": `{"$s":{"p":{"a":{"t":"string"}},"$k":["a"]}}`,

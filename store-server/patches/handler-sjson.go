@@ -402,11 +402,12 @@ var (
 	schemaCount atomic.Int64
 )
 
-// rowSchema is a decoded "$s" and whether its keys are distinct (rows of a schema that names a key
-// twice are left to upstream's path, which refuses them).
+// rowSchema is a decoded "$s" and whether rows of it may be split (unmarshalSplit): not when the
+// schema names a key twice (upstream's path refuses such rows) or names "$s" (upstream's path takes
+// the last "$s" member as the schema, the split path would take the first).
 type rowSchema struct {
-	schema       *schema
-	distinctKeys bool
+	schema     *schema
+	splittable bool
 }
 
 // cachedSchema decodes a row's schema as Unmarshal did, once per distinct "$s".
@@ -436,7 +437,8 @@ func cachedSchema(jsch []byte) (*rowSchema, error) {
 		seen[key] = struct{}{}
 	}
 
-	cached := &rowSchema{schema: sch, distinctKeys: len(seen) == len(sch.Keys)}
+	_, namesS := seen["$s"]
+	cached := &rowSchema{schema: sch, splittable: len(seen) == len(sch.Keys) && !namesS}
 
 	if schemaCount.Load() < maxCachedSchemas {
 		if _, loaded := schemas.LoadOrStore(string(jsch), cached); !loaded {
@@ -469,7 +471,7 @@ func unmarshalSplit(data []byte) (*types.Document, bool) {
 	}
 
 	cached, err := cachedSchema(jsch)
-	if err != nil || !cached.distinctKeys {
+	if err != nil || !cached.splittable {
 		return nil, false
 	}
 
