@@ -1,4 +1,4 @@
-import type { CardProvider, ProviderCard, TopUpResult } from '../../src/provider/card-provider.js';
+import type { CardProvider, CreateCardRequest, ProviderCard, TopUpResult } from '../../src/provider/card-provider.js';
 import { UnsupportedProviderCalls } from './unsupported-provider.js';
 
 /** A scripted provider (the one thing tests may fake): behaviours the sandbox does not have. */
@@ -8,10 +8,13 @@ export class ScriptedProvider extends UnsupportedProviderCalls implements CardPr
   createGate: Promise<void> | undefined;
   verifyAnswers: TopUpResult['status'][] = [];
   calls: string[] = [];
+  /** The order of each createCard, in call order: another suite's order left due may call it too. */
+  cardsCreatedFor: string[] = [];
   private readonly card: ProviderCard = { providerCardId: 'pc_1', status: 'active', maskedPan: '400000******0002', currency: 'USD', balance: 0 };
 
-  async createCard(): Promise<ProviderCard> {
+  async createCard(request: CreateCardRequest): Promise<ProviderCard> {
     this.calls.push('createCard');
+    this.cardsCreatedFor.push(request.orderId);
     if (this.hangCreate) await new Promise((r) => setTimeout(r, 1_000));
     await this.createGate;
     return this.card;

@@ -1,22 +1,33 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import type { Connection } from 'mongoose';
 import { createGateway, type Gateway } from '../../src/app.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { orderClaimModel, type OrderClaim } from '../../src/workflow/order-claims.js';
 import { queuedOrderModel, type QueuedOrder } from '../../src/workflow/order-queue.js';
 import { waitUntil } from '../support/gateway-process.js';
+import { dropIsolatedDb, isolatedDb } from '../support/isolated-db.js';
 import { testLogger } from '../support/log-capture.js';
 import { deposit, makeCardholder, makeProduct, makeProject } from '../support/orders-fixtures.js';
 import { ScriptedProvider } from '../support/scripted-provider.js';
 import { testConfig } from '../support/test-config.js';
-import { testStore } from '../support/test-store.js';
 
 describe('issuance workflow with a scripted provider', function () {
   this.timeout(30_000);
-  const conn = () => testStore().connection;
+  // A database of the suite's own: with one worker slot, an order another suite left due could
+  // take the slot before this suite's order is handed over (it did once in CI).
+  let connection: Connection;
+  const conn = () => connection;
   let provider: ScriptedProvider;
   let gateway: Gateway;
+
+  before(async () => {
+    connection = await isolatedDb('scripted');
+  });
+  after(async () => {
+    await dropIsolatedDb(connection);
+  });
 
   beforeEach(async () => {
     provider = new ScriptedProvider();
@@ -93,11 +104,12 @@ describe('issuance workflow with a scripted provider', function () {
         connection: conn(),
         cardProvider: provider,
       });
-      // Orders other suites left due would take the one slot at start (in the full suite they did,
-      // and the request's hand-over then found no free slot): finished first, before the gate.
+      // Orders this suite's earlier cases left due would take the one slot at start: finished
+      // first, before the gate.
       await gateway.orders.worker.drain();
       provider.createGate = new Promise<void>((resolve) => (opened = resolve));
       provider.calls.length = 0;
+      provider.cardsCreatedFor.length = 0;
       await gateway.start();
     });
 
@@ -112,7 +124,8 @@ describe('issuance workflow with a scripted provider', function () {
 
     it('when a slot is free, then the worker carries the order on under the claim the request charged it with, never released between them', async () => {
       const id = await createOrder();
-      await until('the worker to reach card creation', () => provider.calls.includes('createCard'));
+      // This order's card creation, not any order's.
+      await until('the worker to reach card creation', () => provider.cardsCreatedFor.includes(id));
       const claims = await claimsOf(id);
       assert.deepEqual(claims.map((c) => c.epoch), [1], 'one claim from the charge to the card');
       assert.ok(claims[0]!.expires_at.getTime() > Date.now(), 'and it is still held');
@@ -124,7 +137,7 @@ describe('issuance workflow with a scripted provider', function () {
 
     it('when no slot is free, then the request releases its claim and the order waits its turn, then completes', async () => {
       const first = await createOrder();
-      await until('the first order to hold the slot', () => provider.calls.includes('createCard'));
+      await until('the first order to hold the slot', () => provider.cardsCreatedFor.includes(first));
       const second = await createOrder();
       const [released] = await claimsOf(second);
       assert.equal(released?.expires_at.getTime(), 0, 'released by the request, so any worker may take it');
