@@ -307,6 +307,9 @@ describe('card webhook events', function () {
     it('when its latest event carries its change time as sequence (no changed_at), then a later change takes the next number after it and an older one is refused', async () => {
       const card = await issueCard(conn(), client, productCode, user);
       await waitUntil(async () => (await models().events.countDocuments({ subject_id: card._id })) === 1, 10_000, 'the card.active event');
+      // Delivered first: the dispatcher's writes to a pending event (each attempt's $set) would race
+      // the rewrite below, and on the embedded store an update writes the whole document back.
+      await waitUntil(async () => (await models().events.findOne({ subject_id: card._id }).lean<StoredEvent>())?.status === 'delivered', 20_000, 'the card.active event delivered');
       const issued = (await models().events.findOne({ subject_id: card._id }).lean<StoredEvent>())!;
       const at = issued.changed_at!.getTime();
       // As the gateway stored it before: sequence the change's time, no changed_at.
