@@ -581,7 +581,6 @@ func (s *rowScanner) value() ([]byte, bool) {
 
 	switch s.data[s.i] {
 	case '"':
-		s.i++
 		if !s.skipString() {
 			return nil, false
 		}
@@ -595,7 +594,6 @@ func (s *rowScanner) value() ([]byte, bool) {
 
 			switch s.data[s.i] {
 			case '"':
-				s.i++
 				if !s.skipString() {
 					return nil, false
 				}
@@ -627,8 +625,10 @@ func (s *rowScanner) value() ([]byte, bool) {
 	return s.data[start:s.i], s.i > start
 }
 
-// skipString moves past the closing quote of a string whose opening quote has been read.
+// skipString moves from a string's opening quote past its closing quote.
 func (s *rowScanner) skipString() bool {
+	s.i++ // the opening quote
+
 	for s.i < len(s.data) {
 		switch s.data[s.i] {
 		case '\\':
