@@ -1,6 +1,6 @@
 /**
  * Reconciliation before and after it read each ledger entry once (issue 12), on the same store in
- * one run: `npm run build && node dist/bench/reconcile-compare.js`.
+ * one run: `npm run bench:reconcile`.
  *
  * Seeds BENCH_RECONCILE_ORDERS orders (default 10,000) of bench/scale.ts's shape (ten projects, 90%
  * completed with a charge and a card, 10% failed with a charge and a refund) into a fresh embedded

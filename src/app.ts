@@ -60,7 +60,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   projectModel(connection);
   registerSecureChannelModels(connection);
   webhookModels(connection);
-  const metrics = new GatewayMetrics(connection);
+  const metrics = new GatewayMetrics(connection, { stuckAfterS: config.STUCK_ORDER_AFTER_S });
   const orders = await createOrdersFeature({ config, logger, connection, provider: deps.cardProvider, decorateProvider: (p) => metrics.decorate(p) });
   const cardOps = createCardOps(connection, logger, orders);
   const admin = createAdmin(config, logger, connection, orders.provider, metrics, cardOps.operations);

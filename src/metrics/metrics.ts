@@ -6,6 +6,7 @@ import type { CardProvider } from '../provider/card-provider.js';
 import { ProviderError } from '../provider/card-provider.js';
 import { orderClaimModel } from '../workflow/order-claims.js';
 import { queuedOrderModel } from '../workflow/order-queue.js';
+import { webhookModels } from '../webhooks/webhook-models.js';
 
 declare module 'express-serve-static-core' {
   interface Locals {
@@ -32,7 +33,7 @@ export class GatewayMetrics {
   readonly providerLatency: Histogram<'operation'>;
   private readonly store: Registry;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, options: { stuckAfterS: number }) {
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'gateway_http_requests_total',
@@ -105,6 +106,40 @@ export class GatewayMetrics {
       async collect() {
         // `$in` of the unfinished statuses, not `$nin` of the terminal ones: an index count, not a read of every order.
         this.set(await orders.countDocuments({ status: { $in: [...UNFINISHED_STATUSES] } }));
+      },
+    });
+    new Gauge({
+      name: 'gateway_stuck_orders',
+      help: 'Unfinished orders without progress for STUCK_ORDER_AFTER_S: what reconciliation reports as stuck_order.',
+      registers,
+      async collect() {
+        const before = new Date(Date.now() - options.stuckAfterS * 1000);
+        this.set(await orders.countDocuments({ status: { $in: [...UNFINISHED_STATUSES] }, updated_at: { $lt: before } }));
+      },
+    });
+    const { events } = webhookModels(connection);
+    new Gauge({
+      name: 'gateway_webhook_events',
+      help: 'Webhook events to partners waiting for delivery (pending) and given up after WEBHOOK_RETRY_FOR_S (failed).',
+      labelNames: ['status'],
+      registers,
+      async collect() {
+        const [pending, failed] = await Promise.all([events.countDocuments({ status: 'pending' }), events.countDocuments({ status: 'failed' })]);
+        this.set({ status: 'pending' }, pending);
+        this.set({ status: 'failed' }, failed);
+      },
+    });
+    new Gauge({
+      name: 'gateway_webhook_oldest_due_seconds',
+      help: 'How long the earliest due webhook event has been waiting for its attempt (0 when none is due): the dispatcher falling behind.',
+      registers,
+      async collect() {
+        const now = new Date();
+        const oldest = await events
+          .findOne({ status: 'pending', next_attempt_at: { $lte: now } }, { next_attempt_at: 1 })
+          .sort({ next_attempt_at: 1 })
+          .lean<{ next_attempt_at: Date }>();
+        this.set(oldest ? (now.getTime() - oldest.next_attempt_at.getTime()) / 1000 : 0);
       },
     });
     collectDefaultMetrics({ register: this.registry, prefix: 'gateway_process_' });
