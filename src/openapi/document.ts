@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SLUGS, type Slug } from '../errors/slugs.js';
-import { GATEWAY_SIGNATURE_ALGS, KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../jose/algorithms.js';
+import { GATEWAY_SIGNATURE_ALGS, KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../jose/index.js';
 import { COMMON_SLUGS, ENDPOINTS, type EndpointDescriptor } from './endpoints.js';
 import { errorBody } from './response-schemas.js';
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import type { PartnerClient } from '../../src/client/index.js';
-import type { CardListItem } from '../../src/client/types.js';
+import type { CardListItem, PartnerClient } from '@card-gateway/client';
 import { cardModel } from '../../src/cards/card-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import mongoose, { type Connection } from 'mongoose';
 import { DEV_STAFF_TOKEN_FILE } from '../../src/admin/dev-staff-token.js';
 import { DEMO, type DemoPartnerFile } from '../../src/back-office/demo-partner.js';
-import { PartnerClient } from '../../src/client/index.js';
+import { PartnerClient } from '@card-gateway/client';
 import { TERMINAL_STATUSES } from '../../src/orders/order-model.js';
 import { connectDatabase } from '../../src/store/database.js';
 import type { CensusEntry } from '../support/command-census.js';

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
-import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '../../src/client/index.js';
+import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '@card-gateway/client';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { eventIdFor } from '../../src/ids/ids.js';

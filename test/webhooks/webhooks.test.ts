@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { WebhookEventError, type PartnerClient, type WebhookEvent } from '../../src/client/index.js';
+import { WebhookEventError, type PartnerClient, type WebhookEvent } from '@card-gateway/client';
 import { eventIdFor } from '../../src/ids/ids.js';
 import { auditLogModel } from '../../src/back-office/audit-log.js';
 import { orderModel } from '../../src/orders/order-model.js';

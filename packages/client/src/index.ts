@@ -1,6 +1,7 @@
-/** The partner client, as exported by the package (`card-gateway/client`). */
+/** The partner client, as exported by the package (`@card-gateway/client`). */
 export { PartnerClient, type CallOptions, type PartnerClientOptions, type RequestClaims } from './partner-client.js';
 export { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
+export { KeyFolderError, defaultKeysDir, loadKeyFolder, type PartnerKeys } from './key-folder.js';
 export type * from './types.js';
 export {
   SIGNATURE_ALGS,
@@ -8,4 +9,4 @@ export {
   type SignatureAlg,
   type KeyManagementAlg,
   type KeyMaterial,
-} from '../jose/index.js';
+} from './jose/index.js';

@@ -14,7 +14,7 @@ import {
   type SignatureAlg,
   type SigningKey,
   type VerificationKey,
-} from '../jose/index.js';
+} from './jose/index.js';
 import { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
 import type {
   BalanceAndStatement,

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The partner API from the command line, on top of the typed client: it signs, encrypts, sends,
  * then decrypts and verifies the answer. Prints the answer as JSON; exit code 1 for an error answer
@@ -7,9 +8,11 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { GatewayApiError, GatewayResponseError, PartnerClient, type KeyManagementAlg, type SignatureAlg } from '../src/client/index.js';
+import { GatewayApiError, GatewayResponseError, PartnerClient } from '../index.js';
+import { KeyFolderError, defaultKeysDir, loadKeyFolder } from '../key-folder.js';
 
-const HELP = `Usage: npm run partner -- <command> [options]
+const HELP = `Usage: card-gateway-partner <command> [options]
+       (in the gateway's repository: npm run partner -- <command> [options])
 
 Commands:
   create         POST /api/v1/cards/create   (an Idempotency-Key is generated unless given)
@@ -27,8 +30,9 @@ Commands:
 Options:
   --url URL               gateway base URL (env GATEWAY_URL, or PARTNER_GATEWAY_URL; default http://127.0.0.1:8080)
   --project ID            project id (env PARTNER_PROJECT_ID)
-  --keys DIR              folder made by partner:keygen with signing.private.jwk.json and
-                          encryption.private.jwk.json (env PARTNER_KEYS_DIR; default ./partner-keys)
+  --keys DIR              folder made by card-gateway-keygen, with signing.private.jwk.json and
+                          encryption.private.jwk.json (env PARTNER_KEYS_DIR; default
+                          ${defaultKeysDir({})})
   --body JSON|@FILE       the request body, inline or from a file (default {})
   --idempotency-key KEY   the Idempotency-Key (create and the card operations: generated and printed when absent)
   --audience AUD          the gateway's audience (default card-gateway)
@@ -36,22 +40,14 @@ Options:
   --help                  show this help
 
 Examples:
-  npm run partner -- create --project prj_123 --body '{"product_code":"VIRTUAL_USD","external_user_id":"u-1"}'
-  npm run partner -- check --project prj_123 --body '{"order_id":"ord_..."}'
-  npm run partner -- topup --project prj_123 --body '{"card_id":"card_...","amount":"10.00","currency":"USD"}'
+  card-gateway-partner create --project prj_123 --body '{"product_code":"DEMO_VIRTUAL_USD","external_user_id":"u-1"}'
+  card-gateway-partner check --project prj_123 --body '{"order_id":"ord_..."}'
+  card-gateway-partner topup --project prj_123 --body '{"card_id":"card_...","amount":"10.00","currency":"USD"}'
 `;
 
 function usage(message: string): never {
   process.stderr.write(`partner-cli: ${message}\n(see --help)\n`);
   process.exit(2);
-}
-
-async function readJson(file: string): Promise<Record<string, unknown>> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-  } catch (err) {
-    usage(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
 }
 
 async function main(): Promise<void> {
@@ -99,13 +95,18 @@ async function main(): Promise<void> {
 
   const projectId = values.project ?? process.env.PARTNER_PROJECT_ID;
   if (!projectId) usage('--project (or PARTNER_PROJECT_ID) is required');
-  const keysDir = path.resolve(values.keys ?? process.env.PARTNER_KEYS_DIR ?? 'partner-keys');
-  const signing = await readJson(path.join(keysDir, 'signing.private.jwk.json'));
-  const encryption = await readJson(path.join(keysDir, 'encryption.private.jwk.json'));
+  let keys;
+  try {
+    keys = await loadKeyFolder(values.keys === undefined ? defaultKeysDir() : path.resolve(values.keys));
+  } catch (err) {
+    if (err instanceof KeyFolderError) usage(err.message);
+    throw err;
+  }
 
   let body: unknown = {};
   if (values.body !== undefined) {
-    const text = values.body.startsWith('@') ? await readFile(values.body.slice(1), 'utf8') : values.body;
+    const file = values.body.startsWith('@') ? values.body.slice(1) : undefined;
+    const text = file === undefined ? values.body : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => usage(`cannot read ${file} (${err.code ?? 'unreadable'})`));
     try {
       body = JSON.parse(text);
     } catch {
@@ -119,8 +120,7 @@ async function main(): Promise<void> {
     baseUrl: values.url ?? (process.env.GATEWAY_URL || process.env.PARTNER_GATEWAY_URL || 'http://127.0.0.1:8080'),
     projectId,
     audience: values.audience,
-    signingKey: { kid: String(signing.kid), alg: signing.alg as SignatureAlg, privateKey: signing },
-    encryptionKeys: [{ kid: String(encryption.kid), alg: encryption.alg as KeyManagementAlg, privateKey: encryption }],
+    ...keys,
   });
 
   try {
