@@ -257,7 +257,7 @@ async function startReceiver(client: PartnerClient): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      client.openEvent(Buffer.concat(chunks)).then(
+      client.openEvent(Buffer.concat(chunks), req.headers).then(
         (event) => {
           if (!receiver.events.some((e) => e.id === event.id)) receiver.events.push(event);
           res.writeHead(204).end();

@@ -165,6 +165,7 @@ describe('every query the gateway, its scripts and its worker send searches an i
       ['ledger_entries', 'order_id'],
       ['webhook_events', 'subject_id'],
       ['cardholders', '_id'],
+      ['cardholders', 'updated_at'],
       ['order_transitions', '_id'],
     ] as const) {
       assert.ok(seen(collection, field), `no query on ${collection} by ${field} was recorded; the census did not see the whole day`);
