@@ -86,6 +86,7 @@ const schema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
 
   CARD_DATA_KEYS: namedList.optional(),
+  CURSOR_KEYS: namedList.optional(),
   CARD_DATA_ACTIVE_KEY_ID: z.string().min(1).optional(),
 
   WORKER_ENABLED: bool.default(true),
@@ -169,6 +170,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!c.GATEWAY_ENCRYPTION_KEYS) problems.push(`GATEWAY_ENCRYPTION_KEYS: required ${why}`);
     if (!c.GATEWAY_SIGNING_KEY) problems.push(`GATEWAY_SIGNING_KEY: required ${why}`);
     if (!c.CARD_DATA_KEYS) problems.push(`CARD_DATA_KEYS: required ${why}`);
+    if (!c.CURSOR_KEYS) problems.push(`CURSOR_KEYS: required ${why} (every gateway process must share it)`);
     if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push(`ADMIN_TOKENS: required ${why} while ADMIN_ENABLED is true`);
     if (c.ADMIN_ENABLED && c.ADMIN_PORT === undefined) problems.push(`ADMIN_PORT: required ${why} while ADMIN_ENABLED is true (staff routes never share the partner port)`);
     if (c.GATEWAY_AUDIENCE === DEFAULT_AUDIENCE) problems.push(`GATEWAY_AUDIENCE: set a value of this deployment's own ${why} (the default "${DEFAULT_AUDIENCE}" would accept tokens made for any other)`);
@@ -184,6 +186,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (c.CARD_DATA_KEYS && c.CARD_DATA_ACTIVE_KEY_ID && !c.CARD_DATA_KEYS.has(c.CARD_DATA_ACTIVE_KEY_ID)) {
     problems.push('CARD_DATA_ACTIVE_KEY_ID: names no key of CARD_DATA_KEYS');
+  }
+  for (const [id, secret] of c.CURSOR_KEYS ?? []) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) problems.push(`CURSOR_KEYS: key id "${id.slice(0, 40)}" must be 1-32 of A-Z a-z 0-9 _ -`);
+    if (secret.length < 32) problems.push(`CURSOR_KEYS: the secret of "${id.slice(0, 40)}" is shorter than 32 characters`);
   }
   for (const [name, token] of c.ADMIN_TOKENS ?? []) {
     if (token.length < 32) problems.push(`ADMIN_TOKENS: token of "${name}" is shorter than 32 characters`);
