@@ -38,9 +38,10 @@ async function boundPage<R extends { cursor?: string | undefined; limit: number 
   request: R,
   read: (request: R) => Promise<P>,
 ): Promise<P> {
-  const { cursor, limit: _limit, ...filters } = request;
+  // The page size may change mid-walk; everything else narrows what is walked.
+  const filters = Object.fromEntries(Object.entries(request).filter(([name]) => name !== 'limit' && name !== 'cursor'));
   const binding = { endpoint, projectId: project._id, filters };
-  const page = await read({ ...request, cursor: cursor === undefined ? undefined : signer.open(cursor, binding) });
+  const page = await read({ ...request, cursor: request.cursor === undefined ? undefined : signer.open(request.cursor, binding) });
   return { ...page, next_cursor: page.next_cursor === null ? null : signer.sign(page.next_cursor, binding) };
 }
 
