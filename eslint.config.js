@@ -37,6 +37,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // Plain JavaScript that runs before anything is compiled (scripts/run-built.mjs): no type information.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
   {
     files: ['src/**/*.ts', 'packages/client/src/**/*.ts'],
     rules: { 'no-console': 'error' },
