@@ -37,8 +37,9 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  // Plain JavaScript that runs before anything is compiled (scripts/run-built.mjs): no type information.
+  // Plain JavaScript run by Node as it is (scripts/run-built.mjs, docs/examples/*.mjs): no type information.
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } } },
   {
     files: ['src/**/*.ts', 'packages/client/src/**/*.ts'],
     rules: { 'no-console': 'error' },

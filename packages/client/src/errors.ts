@@ -65,3 +65,8 @@ export class WebhookEventError extends Error {
     super(message);
   }
 }
+
+/** waitForOrder / waitForCardholder gave up: nothing failed, the gateway is still working on it. */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
+}

@@ -15,7 +15,7 @@ import {
   type SigningKey,
   type VerificationKey,
 } from './jose/index.js';
-import { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
+import { GatewayApiError, GatewayResponseError, WaitTimeoutError, WebhookEventError } from './errors.js';
 import type {
   BalanceAndStatement,
   BalanceRequest,
@@ -69,6 +69,11 @@ export interface PartnerClientOptions {
   fetch?: typeof fetch;
   /** The clock for `iat` (tests). */
   now?: () => number;
+}
+
+export interface WaitOptions {
+  /** How long to keep reading (default 60 s). */
+  timeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -176,6 +181,34 @@ export class PartnerClient {
 
   checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
     return this.call<PartnerOrder>('/api/v1/orders/check', body, options);
+  }
+
+  /**
+   * Reads the order with orders/check until it has ended (`completed` or `failed`: look at its
+   * `status`), backing off from 250 ms to 2 s between reads. Throws WaitTimeoutError after
+   * `timeoutMs` (default 60 s): the order goes on at the gateway, read it again later.
+   */
+  waitForOrder(body: CheckOrderRequest, options: WaitOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.poll(() => this.checkOrder(body), (order) => order.status === 'completed' || order.status === 'failed', 'the order to end', options);
+  }
+
+  /**
+   * Reads the cardholder with cardholders/get until the provider's verdict is in (`verified` or
+   * `rejected`), backing off like waitForOrder. Webhooks (`cardholder.verified`,
+   * `cardholder.rejected`) tell the same without asking.
+   */
+  waitForCardholder(body: GetCardholderRequest, options: WaitOptions = {}): Promise<GatewayResponse<Cardholder>> {
+    return this.poll(() => this.getCardholder(body), (holder) => holder.status !== 'pending', 'the cardholder verdict', options);
+  }
+
+  private async poll<T>(read: () => Promise<GatewayResponse<T>>, done: (data: T) => boolean, what: string, options: WaitOptions): Promise<GatewayResponse<T>> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
+      const answer = await read();
+      if (done(answer.data)) return answer;
+      if (Date.now() + pause > deadline) throw new WaitTimeoutError(`gave up waiting for ${what} after ${options.timeoutMs ?? 60_000} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   /** The project's cards, newest first; pass `next_cursor` back as `cursor` for the next page. */

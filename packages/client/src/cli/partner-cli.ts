@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { GatewayApiError, GatewayResponseError, PartnerClient } from '../index.js';
+import { GatewayApiError, GatewayResponseError, PartnerClient, WaitTimeoutError } from '../index.js';
 import { KeyFolderError, defaultKeysDir, loadKeyFolder } from '../key-folder.js';
 
 const HELP = `Usage: card-gateway-partner <command> [options]
@@ -37,6 +37,10 @@ Options:
   --idempotency-key KEY   the Idempotency-Key (create and the card operations: generated and printed when absent)
   --audience AUD          the gateway's audience (default card-gateway)
   --request-id ID         sent as X-Request-Id
+  --wait                  when the answer is an order (create, check, the card operations): read it
+                          again until it has ended (completed or failed; at most --wait-s) and
+                          print it as it ended
+  --wait-s N              how long --wait waits (default 60)
   --help                  show this help
 
 Examples:
@@ -63,6 +67,8 @@ async function main(): Promise<void> {
         'idempotency-key': { type: 'string' },
         audience: { type: 'string' },
         'request-id': { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        'wait-s': { type: 'string', default: '60' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -113,6 +119,8 @@ async function main(): Promise<void> {
       usage('--body is not valid JSON');
     }
   }
+  const waitS = Number(values['wait-s']);
+  if (!Number.isFinite(waitS) || waitS <= 0) usage('--wait-s must be a positive number of seconds');
   let idempotencyKey = values['idempotency-key'];
   if (command && keyed.has(command)) idempotencyKey ??= randomUUID();
 
@@ -124,12 +132,15 @@ async function main(): Promise<void> {
   });
 
   try {
-    const res = await client.call(endpoint, body, { idempotencyKey, requestId: values['request-id'] });
+    const res = await client.call<Record<string, unknown>>(endpoint, body, { idempotencyKey, requestId: values['request-id'] });
+    const orderId = res.data.order_id;
+    const isOrder = typeof orderId === 'string' && typeof res.data.order_type === 'string';
+    const ended = values.wait && isOrder ? (await client.waitForOrder({ order_id: orderId }, { timeoutMs: waitS * 1000 })).data : undefined;
     const out = {
       status: res.status,
       request_id: res.requestId,
       ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey, idempotent_replayed: res.idempotentReplayed }),
-      data: res.data,
+      data: ended ?? res.data,
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } catch (err) {
@@ -137,6 +148,10 @@ async function main(): Promise<void> {
       // The key too: a refused order is stored under it, and a retry with it answers the same.
       const out = { status: err.status, slug: err.slug, message: err.message, request_id: err.request_id, order_id: err.order_id, idempotency_key: idempotencyKey, sealed: err.sealed, issues: err.issues };
       process.stderr.write(`${JSON.stringify(out, null, 2)}\n`);
+      process.exit(1);
+    }
+    if (err instanceof WaitTimeoutError) {
+      process.stderr.write(`partner-cli: ${err.message}; the order goes on (check it later)\n`);
       process.exit(1);
     }
     if (err instanceof GatewayResponseError || err instanceof TypeError) {
