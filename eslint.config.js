@@ -3,9 +3,10 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const KEYGEN = 'packages/client/src/cli/partner-keygen.ts';
 const RESTRICTED = {
-  jose: 'Use src/jose/ (our wrapper) instead of importing jose.',
-  'node-forge': 'node-forge is only for scripts/partner-keygen.ts.',
+  jose: 'Use the JOSE layer (packages/client/src/jose/, in the gateway src/jose/) instead of importing jose.',
+  'node-forge': `node-forge is only for ${KEYGEN}.`,
 };
 
 function restrictImports(files, ignores, names) {
@@ -22,7 +23,7 @@ function restrictImports(files, ignores, names) {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.cache/', 'data/', 'store-server/', 'eslint.config.js'] },
+  { ignores: ['**/dist/', '**/node_modules/', '.cache/', 'data/', 'store-server/', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -36,15 +37,19 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  // Plain JavaScript run by Node as it is (scripts/run-built.mjs, docs/examples/*.mjs): no type information.
+  { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  { files: ['**/*.mjs'], languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly' } } },
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'packages/client/src/**/*.ts'],
     rules: { 'no-console': 'error' },
   },
-  // jose is wrapped once (src/jose/: allow-lists, key checks, error mapping); node-forge only makes
-  // partners' X.509 certificates (scripts/partner-keygen.ts). Nothing else imports either.
-  restrictImports(['**/*.ts'], ['src/jose/**', 'scripts/partner-keygen.ts'], ['jose', 'node-forge']),
-  restrictImports(['src/jose/**'], [], ['node-forge']),
-  restrictImports(['scripts/partner-keygen.ts'], [], ['jose']),
+  // jose is wrapped once (packages/client/src/jose/: allow-lists, key checks, error mapping; the
+  // gateway reaches it through src/jose/); node-forge only makes partners' X.509 certificates
+  // (the keygen). Nothing else imports either.
+  restrictImports(['**/*.ts'], ['packages/client/src/jose/**', KEYGEN], ['jose', 'node-forge']),
+  restrictImports(['packages/client/src/jose/**'], [], ['node-forge']),
+  restrictImports([KEYGEN], [], ['jose']),
   {
     files: ['test/**/*.ts'],
     rules: {

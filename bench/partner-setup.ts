@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
-import type { PartnerClient } from '../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import { connectDatabase } from '../src/store/database.js';
 import { startEmbeddedStore, type EmbeddedStore } from '../src/store/embedded-store.js';
 import { spawnGateway, waitUntil, type GatewayProcess } from '../test/support/gateway-process.js';

@@ -12,7 +12,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { PartnerClient } from '../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import { ledgerEntryModel } from '../src/ledger/ledger-entry-model.js';
 import { Reconciler } from '../src/reconcile/reconciler.js';
 import type { connectDatabase } from '../src/store/database.js';

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { devStaffTokenFile } from '../src/admin/dev-staff-token.js';
 import { demoPartnerFile, maskPan, type DemoPartnerFile } from '../src/back-office/demo-partner.js';
-import { GatewayApiError, PartnerClient, WebhookEventError, type CardIssueOrder, type PartnerOrder, type WebhookEvent } from '../src/client/index.js';
+import { GatewayApiError, PartnerClient, WebhookEventError, type CardIssueOrder, type PartnerOrder, type WebhookEvent } from '@card-gateway/client';
 import { loadConfig, type Config } from '../src/config/config.js';
 import { EXIT, UsageError, out, parseCommandLine, runScript } from './lib/cli.js';
 
@@ -257,7 +257,7 @@ async function startReceiver(client: PartnerClient): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      client.openEvent(Buffer.concat(chunks)).then(
+      client.openEvent(Buffer.concat(chunks), req.headers).then(
         (event) => {
           if (!receiver.events.some((e) => e.id === event.id)) receiver.events.push(event);
           res.writeHead(204).end();

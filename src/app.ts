@@ -82,7 +82,7 @@ export async function createGateway(deps: GatewayDeps): Promise<Gateway> {
   app.use(secureChannel.jwksRouter);
   if (orders.link) app.use(providerWebhookRoutes({ connection, logger, keys: orders.link.webhookKeys, maxAgeS: config.PROVIDER_SIGNATURE_MAX_AGE_S, cardEvents: webhooks.cardEvents }));
   app.use(partnerRoutes(secureChannel, deps.partnerHandlers ?? orders.handlers));
-  app.use(partnerOpsRoutes(secureChannel, createPartnerOps(connection, orders.ledger).handlers));
+  app.use(partnerOpsRoutes(secureChannel, (await createPartnerOps({ connection, ledger: orders.ledger, config })).handlers));
   app.use(cardholders.routes(secureChannel));
   app.use(cardOpsRoutes(secureChannel, cardOps.handlers));
   if (orders.simulator) app.use(sandboxRoutes(secureChannel, orders.simulator));

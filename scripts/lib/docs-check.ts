@@ -123,14 +123,14 @@ export function environmentReads(root: string): Set<string> {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) {
-        if (e.name !== 'node_modules' && e.name !== 'patches') read(full);
+        if (e.name !== 'node_modules' && e.name !== 'patches' && e.name !== 'dist') read(full);
       } else if (/\.(ts|go)$/.test(e.name)) {
         const code = readFileSync(full, 'utf8');
         for (const m of code.matchAll(/\benv(?:\.([A-Z][A-Z0-9_]+)|\[['"]([A-Z][A-Z0-9_]+)['"]\])|Getenv\("([A-Z][A-Z0-9_]+)"\)/g)) names.add((m[1] ?? m[2] ?? m[3])!);
       }
     }
   };
-  for (const dir of ['src', 'scripts', 'bench', 'provider-sim', 'store-server', 'test']) read(path.join(root, dir));
+  for (const dir of ['src', 'packages', 'scripts', 'bench', 'provider-sim', 'store-server', 'test']) read(path.join(root, dir));
   return names;
 }
 

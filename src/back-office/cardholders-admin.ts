@@ -80,6 +80,7 @@ export class CardholdersAdmin {
             project_id: projectId,
             external_user_id: body.external_user_id,
             verification_status: body.verification_status,
+            ...verdictTime(body.verification_status, now),
             ...(body.first_name && { first_name: body.first_name }),
             ...(body.last_name && { last_name: body.last_name }),
             created_at: now,
@@ -106,7 +107,10 @@ export class CardholdersAdmin {
         summary: { from: current.verification_status, to: verification_status },
       },
       async () => {
-        await this.cardholders.updateOne({ _id: current._id }, { $set: { verification_status, updated_at: new Date() } });
+        const now = new Date();
+        // The verdict's time only when it changes: partners receive a cardholder event per verdict.
+        const changed = verification_status !== current.verification_status;
+        await this.cardholders.updateOne({ _id: current._id }, { $set: { verification_status, ...(changed && verdictTime(verification_status, now)), updated_at: now } });
         announceStaffChange(this.connection, 'cardholder', current._id);
         return this.get(projectId, externalUserId);
       },
@@ -118,6 +122,13 @@ export class CardholdersAdmin {
     if (!cardholder) throw notFound('Cardholder');
     return cardholder;
   }
+}
+
+/** When a cardholder became verified or rejected (what its webhook event is dated by). */
+function verdictTime(status: VerificationStatus, at: Date): Pick<Cardholder, 'verified_at' | 'rejected_at'> {
+  if (status === 'verified') return { verified_at: at };
+  if (status === 'rejected') return { rejected_at: at };
+  return {};
 }
 
 function cardholderView(c: Cardholder): CardholderView {

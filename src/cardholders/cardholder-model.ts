@@ -69,6 +69,8 @@ const cardholderSchema = new Schema<Cardholder>(
   { timestamps: { createdAt: 'created_at', updatedAt: 'updated_at' }, versionKey: false },
 );
 cardholderSchema.index({ project_id: 1, external_user_id: 1 }, { unique: true });
+// The webhook outbox reads the cardholders changed since its watermark (src/webhooks/cardholder-events.ts).
+cardholderSchema.index({ updated_at: 1, _id: 1 });
 
 export function cardholderModel(connection: Connection): Model<Cardholder> {
   return (

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
+import { devSecretFile } from '../config/dev-secret-file.js';
 
 /**
  * The AES-256 data keys card secrets are encrypted under. New data is sealed with the active key;
@@ -47,40 +47,11 @@ export async function loadCardDataKeys(config: Config): Promise<CardDataKeyRing>
     return keyRingFrom(config.CARD_DATA_KEYS, config.CARD_DATA_ACTIVE_KEY_ID);
   }
   if (config.NODE_ENV === 'production') throw new CardDataKeyError('CARD_DATA_KEYS is required in production');
-  const file = path.join(config.keysDir, DEV_KEY_FILE);
-  const existing = await readKeyFile(file);
-  if (existing) return existing;
-  await createKeyFile(file);
-  const created = await readKeyFile(file);
-  if (!created) throw new CardDataKeyError(`could not create ${file}`);
-  return created;
-}
-
-async function readKeyFile(file: string): Promise<CardDataKeyRing | undefined> {
-  let raw: string;
-  try {
-    raw = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+  const raw = await devSecretFile(path.join(config.keysDir, DEV_KEY_FILE), () => {
+    const id = `dk_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}_${randomBytes(3).toString('hex')}`;
+    const content: KeyFile = { active_key_id: id, keys: { [id]: randomBytes(32).toString('base64') } };
+    return JSON.stringify(content, null, 2);
+  });
   const parsed = JSON.parse(raw) as KeyFile;
   return keyRingFrom(Object.entries(parsed.keys), parsed.active_key_id);
-}
-
-/** Written beside, then linked into place: two processes starting at once agree on one key. */
-async function createKeyFile(file: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const id = `dk_${new Date().toISOString().slice(0, 10).replaceAll('-', '')}_${randomBytes(3).toString('hex')}`;
-  const content: KeyFile = { active_key_id: id, keys: { [id]: randomBytes(32).toString('base64') } };
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(temp, JSON.stringify(content, null, 2), { mode: 0o600 });
-  await chmod(temp, 0o600);
-  try {
-    await link(temp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  } finally {
-    await rm(temp, { force: true });
-  }
 }

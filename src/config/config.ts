@@ -124,6 +124,9 @@ export const configSchema = z.object({
     PREAUTH_MAX_CONCURRENT: int(1, 10_000).default(16).describe('Decryptions and signature checks of not-yet-authenticated requests running at once.'),
     PREAUTH_MAX_QUEUED: int(0, 100_000).default(256).describe('Such requests waiting for a slot; beyond it, 503 `service_unavailable` with `Retry-After: 1` at once.'),
     RATE_LIMIT_REDIS_PREFIX: z.string().min(1).max(100).default('card-gateway:rl:').describe('Key prefix of the rate-limit counters in Redis (instances sharing a budget use the same prefix).'),
+    CURSOR_KEYS: namedList
+      .optional()
+      .describe('HMAC keys binding partner list cursors to their endpoint, project and filters: `id:secret,id2:secret2` (each secret at least 32 characters); the first signs, every listed key verifies (rotation). Every process of a deployment must share them. Development and test generate one into `GATEWAY_KEYS_DIR` when unset; required in production.'),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -249,6 +252,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!c.GATEWAY_ENCRYPTION_KEYS) problems.push(`GATEWAY_ENCRYPTION_KEYS: required ${why}`);
     if (!c.GATEWAY_SIGNING_KEY) problems.push(`GATEWAY_SIGNING_KEY: required ${why}`);
     if (!c.CARD_DATA_KEYS) problems.push(`CARD_DATA_KEYS: required ${why}`);
+    if (!c.CURSOR_KEYS) problems.push(`CURSOR_KEYS: required ${why} (every gateway process must share it)`);
     if (c.ADMIN_ENABLED && !c.ADMIN_TOKENS) problems.push(`ADMIN_TOKENS: required ${why} while ADMIN_ENABLED is true`);
     if (c.ADMIN_ENABLED && c.ADMIN_PORT === undefined) problems.push(`ADMIN_PORT: required ${why} while ADMIN_ENABLED is true (staff routes never share the partner port)`);
     if (c.GATEWAY_AUDIENCE === DEFAULT_AUDIENCE) problems.push(`GATEWAY_AUDIENCE: set a value of this deployment's own ${why} (the default "${DEFAULT_AUDIENCE}" would accept tokens made for any other)`);
@@ -264,6 +268,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (c.CARD_DATA_KEYS && c.CARD_DATA_ACTIVE_KEY_ID && !c.CARD_DATA_KEYS.has(c.CARD_DATA_ACTIVE_KEY_ID)) {
     problems.push('CARD_DATA_ACTIVE_KEY_ID: names no key of CARD_DATA_KEYS');
+  }
+  for (const [id, secret] of c.CURSOR_KEYS ?? []) {
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) problems.push(`CURSOR_KEYS: key id "${id.slice(0, 40)}" must be 1-32 of A-Z a-z 0-9 _ -`);
+    if (secret.length < 32) problems.push(`CURSOR_KEYS: the secret of "${id.slice(0, 40)}" is shorter than 32 characters`);
   }
   for (const [name, token] of c.ADMIN_TOKENS ?? []) {
     if (token.length < 32) problems.push(`ADMIN_TOKENS: token of "${name}" is shorter than 32 characters`);

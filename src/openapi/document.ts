@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { SLUGS, type Slug } from '../errors/slugs.js';
-import { GATEWAY_SIGNATURE_ALGS, KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../jose/algorithms.js';
+import { GATEWAY_SIGNATURE_ALGS, KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../jose/index.js';
 import { COMMON_SLUGS, ENDPOINTS, type EndpointDescriptor } from './endpoints.js';
 import { errorBody } from './response-schemas.js';
+import { WEBHOOK_EVENTS, sealedEventSchema, type WebhookEventDescriptor } from './webhook-events.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -81,6 +82,33 @@ const SEALED_ANSWER = {
   description: `Compact JWE to the project's encryption key around a JWS by the gateway (${GATEWAY_SIGNATURE_ALGS.join(' or ')}; keys at /.well-known/jwks.json). Refusals before the sender is known come as plain application/json.`,
 };
 
+/**
+ * Refusals made before the sender is authenticated (docs/secure-channel.md, "Order of checks"):
+ * plain application/json, never sealed. Those that can come either way (the per-address budget or
+ * the project's, the decryption slots or an outage later) are in PLAIN_OR_SEALED.
+ */
+const PLAIN_ONLY = new Set<Slug>([
+  'invalid_encryption',
+  'unknown_key_id',
+  'unsupported_algorithm',
+  'invalid_signature',
+  'unknown_project',
+  'project_disabled',
+  'payload_too_large',
+  'unsupported_media_type',
+]);
+const PLAIN_OR_SEALED = new Set<Slug>(['rate_limited', 'service_unavailable', 'internal_error']);
+
+/** A partner error status's bodies: sealed for the refusals after authentication, plain JSON for those before. */
+function partnerErrorContent(slugs: Slug[]): Record<string, JsonSchema> {
+  const sealed = slugs.filter((s) => !PLAIN_ONLY.has(s));
+  const plain = slugs.filter((s) => PLAIN_ONLY.has(s) || PLAIN_OR_SEALED.has(s));
+  return {
+    ...(sealed.length > 0 && { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': bound(errorEnvelope(sealed)) } }),
+    ...(plain.length > 0 && { 'application/json': { schema: errorEnvelope(plain) } }),
+  };
+}
+
 function operation(e: EndpointDescriptor): JsonSchema {
   const responses: Record<string, JsonSchema> = {};
   for (const [status, data] of Object.entries(e.responses)) {
@@ -91,13 +119,9 @@ function operation(e: EndpointDescriptor): JsonSchema {
     };
   }
   for (const [status, slugs] of [...errorsFor(e)].sort((a, b) => a[0] - b[0])) {
-    const payload = errorEnvelope(slugs);
     responses[String(status)] = {
       description: slugs.map((s) => `\`${s}\`: ${SLUGS[s].message}`).join(' '),
-      content:
-        e.api === 'partner'
-          ? { 'application/jose': { schema: SEALED_ANSWER, 'x-sealed-payload': bound(payload) }, 'application/json': { schema: payload } }
-          : { 'application/json': { schema: payload } },
+      content: e.api === 'partner' ? partnerErrorContent(slugs) : { 'application/json': { schema: errorEnvelope(slugs) } },
     };
   }
   const parameters: JsonSchema[] = [];
@@ -111,7 +135,7 @@ function operation(e: EndpointDescriptor): JsonSchema {
   const op: JsonSchema = {
     operationId: `${e.method}${e.path.replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ? c.toUpperCase() : ''))}`,
     summary: e.summary,
-    tags: [e.api],
+    tags: [e.sandbox ? 'sandbox' : e.api],
     ...(parameters.length > 0 && { parameters }),
     responses,
   };
@@ -126,7 +150,35 @@ function operation(e: EndpointDescriptor): JsonSchema {
   return op;
 }
 
-/** The OpenAPI 3.1 document of the chosen APIs, generated from ENDPOINTS. */
+const SEALED_EVENT = {
+  type: 'string',
+  contentMediaType: 'application/jose',
+  description: `Compact JWE to the project's newest active encryption key around a JWS by the gateway (${GATEWAY_SIGNATURE_ALGS.join(' or ')}; keys at /.well-known/jwks.json), sealed anew at each delivery attempt. \`x-sealed-payload\` is what is signed inside.`,
+};
+
+/** One event type as an OpenAPI 3.1 webhook: the POST the gateway makes to the project's endpoint. */
+function webhook(e: WebhookEventDescriptor): JsonSchema {
+  const header = (name: string, description: string) => ({ name, in: 'header', required: true, description, schema: { type: 'string' } });
+  return {
+    post: {
+      operationId: `webhook${e.type.replace(/(^|\.)(\w)/g, (_m, _dot: string, c: string) => c.toUpperCase())}`,
+      summary: e.summary,
+      tags: ['webhooks'],
+      parameters: [
+        header('Webhook-Id', 'the event id (outside the seal: check it equals event.id)'),
+        header('Webhook-Type', `"${e.type}" (outside the seal: check it equals event.type)`),
+        header('Webhook-Attempt', '1, 2, ... (a retry or redelivery of the same event id)'),
+      ],
+      requestBody: { required: true, content: { 'application/jose': { schema: SEALED_EVENT, 'x-sealed-payload': jsonSchema(sealedEventSchema(e), 'output') } } },
+      responses: {
+        '2XX': { description: 'Delivered: any 2xx within WEBHOOK_TIMEOUT_MS (the body is not read).' },
+        default: { description: 'Anything else, no answer in time or a dropped connection: retried with backoff for WEBHOOK_RETRY_FOR_S.' },
+      },
+    },
+  };
+}
+
+/** The OpenAPI 3.1 document of the chosen APIs, generated from ENDPOINTS (and, with the partner API, WEBHOOK_EVENTS). */
 export function openApiDocument(apis: EndpointDescriptor['api'][] = ['partner', 'admin'], endpoints: EndpointDescriptor[] = ENDPOINTS): JsonSchema {
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const e of endpoints.filter((x) => apis.includes(x.api))) (paths[e.path] ??= {})[e.method] = operation(e);
@@ -138,15 +190,20 @@ export function openApiDocument(apis: EndpointDescriptor['api'][] = ['partner', 
       version: '1',
       description:
         'Partner API: every request body is a sealed envelope (application/jose); `x-sealed-claims` describes the signed claims inside, ' +
-        '`x-sealed-payload` the signed answer inside the response. ' +
+        '`x-sealed-payload` the signed answer inside the response. Refusals before the sender is authenticated (401 invalid_encryption, unknown_key_id, ' +
+        'unsupported_algorithm, invalid_signature, unknown_project; 403; 413; 415; and 429/503 before decryption) are plain application/json. ' +
+        'Webhook events (the `webhooks` section) are sealed like answers. ' +
         `Accepted request signatures: ${SIGNATURE_ALGS.join(', ')} (the algorithm registered with the key is enforced); key management: ${KEY_MANAGEMENT_ALGS.join(', ')}. ` +
         'Admin API: plain JSON behind a staff bearer token. Absent values are null; money is a decimal string.',
     },
     tags: [
       { name: 'partner', description: 'Signed and encrypted partner endpoints (contract section 3)' },
+      { name: 'sandbox', description: 'Partner endpoints that drive the provider simulator; mounted only when SANDBOX_SIMULATOR_ENABLED (outside production by default)' },
+      { name: 'webhooks', description: "Events the gateway POSTs to the project's endpoint, sealed like answers (docs/partner-api.md, \"Webhooks\")" },
       { name: 'admin', description: 'Staff endpoints (contract section 5)' },
     ],
     paths,
+    ...(apis.includes('partner') && { webhooks: Object.fromEntries(WEBHOOK_EVENTS.map((e) => [e.type, webhook(e)])) }),
     components: { securitySchemes: { staffToken: { type: 'http', scheme: 'bearer', description: 'ADMIN_TOKENS: name:token' } } },
   };
 }

@@ -16,6 +16,8 @@ import type { Slug } from '../errors/slugs.js';
 import { createCardBody } from '../orders/create-card-request.js';
 import { checkOrderBody } from '../orders/order-handlers.js';
 import { PARTNER_PATHS } from '../partner-api/routes.js';
+import { SANDBOX_PATHS, clearRuleRequest } from '../provider/sandbox-handlers.js';
+import { sandboxCardRequest, sandboxRuleRequest } from '../provider/sandbox-simulator.js';
 import { endpointSchema, eventsQuery } from '../webhooks/webhook-admin.js';
 import { balanceBody, listCardsBody, listOrdersBody } from '../partner-ops/list-requests.js';
 import * as R from './response-schemas.js';
@@ -41,6 +43,8 @@ export interface EndpointDescriptor {
   slugs: Slug[];
   /** Request headers beyond the envelope's. */
   headers?: { name: string; required: boolean; description: string }[];
+  /** A sandbox endpoint: mounted only when SANDBOX_SIMULATOR_ENABLED (tagged `sandbox`). */
+  sandbox?: true;
 }
 
 /** Slugs any endpoint of the API can answer. */
@@ -111,6 +115,21 @@ export const ENDPOINTS: EndpointDescriptor[] = [
       slugs: [...CARD_OP_SLUGS, ...op.slugs], headers: [IDEMPOTENCY_HEADER],
     }),
   ),
+
+  // --- the sandbox (partner API, mounted only when SANDBOX_SIMULATOR_ENABLED: outside production by default) ---
+  {
+    api: 'partner', method: 'post', path: SANDBOX_PATHS.setRule, summary: "Sandbox only: set how the provider simulator treats one cardholder's cards (replaces the cardholder's rule; answers it)",
+    body: sandboxRuleRequest, responses: { 200: R.sandboxRule }, slugs: [], sandbox: true,
+  },
+  { api: 'partner', method: 'post', path: SANDBOX_PATHS.clearRule, summary: "Sandbox only: back to the default rule (auto, succeed)", body: clearRuleRequest, responses: { 200: R.sandboxRule }, slugs: [], sandbox: true },
+  {
+    api: 'partner', method: 'post', path: SANDBOX_PATHS.issueCard, summary: 'Sandbox only: a card held at the provider (rule card_issue hold) becomes active; its order continues',
+    body: sandboxCardRequest, responses: { 200: R.sandboxSettledCard }, slugs: ['card_not_found', 'conflict'], sandbox: true,
+  },
+  {
+    api: 'partner', method: 'post', path: SANDBOX_PATHS.failCard, summary: 'Sandbox only: a held card fails; its order fails (card_create_error, provider_declined) and is refunded',
+    body: sandboxCardRequest, responses: { 200: R.sandboxSettledCard }, slugs: ['card_not_found', 'conflict'], sandbox: true,
+  },
 
   // --- admin API (contract section 5) ---
   { api: 'admin', method: 'get', path: '/admin/v1/slugs', summary: 'Every error slug with its status and message', responses: { 200: R.slugList }, slugs: [] },

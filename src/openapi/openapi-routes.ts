@@ -32,10 +32,15 @@ export function openApiRoutes(apis: EndpointDescriptor['api'][]): Router {
         </section>`,
       ),
     );
+    const webhooks = Object.entries((doc.webhooks ?? {}) as Record<string, { post: Operation }>).map(
+      ([type, { post }]) => html`<section><h2 id="webhook-${type}"><code>webhook ${type}</code> ${post.summary}</h2>
+        ${post.requestBody ? Object.entries(post.requestBody.content).map(([media, body]) => html`<p><code>${media}</code>, signed inside:</p>${show(body['x-sealed-payload'] ?? body.schema)}`) : ''}
+        </section>`,
+    );
     const info = doc.info as { title: string; description: string };
     res.type('html').send(
       html`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${info.title} · OpenAPI</title><style>${CONSOLE_CSS} pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow: auto; max-height: 28rem; } section { margin-bottom: 1.6rem; }</style></head>
-      <body><header><span class="brand">${info.title} · API reference</span><a href="/openapi.json">openapi.json</a></header><main><p>${info.description}</p>${ops}</main></body></html>`.toString(),
+      <body><header><span class="brand">${info.title} · API reference</span><a href="/openapi.json">openapi.json</a></header><main><p>${info.description}</p>${ops}${webhooks.length > 0 ? html`<h2>Webhooks</h2>${webhooks}` : ''}</main></body></html>`.toString(),
     );
   });
   return router;

@@ -61,27 +61,24 @@ export const partnerOrderView = orderView.extend({
   refunds: z.array(z.strictObject({ amount: decimal, ledger_seq: z.number().int(), created_at: iso })),
 });
 
-const nextCursor = nullable(z.string()).describe('opaque; pass it as `cursor` for the next page, null on the last');
+const nextCursor = nullable(z.string()).describe('opaque, bound to this endpoint, project and filters; pass it as `cursor` with the same filters for the next page, null on the last');
 
-/** cards/list: never the number, CVV or expiry. */
-export const cardPage = z.strictObject({
-  cards: z.array(
-    z.strictObject({
-      card_id: z.string(),
-      order_id: z.string(),
-      status: z.enum(CARD_STATUSES),
-      masked_pan: z.string(),
-      currency: z.string(),
-      product_code: z.string(),
-      external_user_id: z.string(),
-      label: nullable(z.string()),
-      balance: nullable(decimal).describe('as the provider last reported it; null when not known yet'),
-      created_at: iso,
-      updated_at: iso,
-    }),
-  ),
-  next_cursor: nextCursor,
+/** A card as cards/list and the card events show it: never the number, CVV or expiry. */
+export const cardListItem = z.strictObject({
+  card_id: z.string(),
+  order_id: z.string(),
+  status: z.enum(CARD_STATUSES),
+  masked_pan: z.string(),
+  currency: z.string(),
+  product_code: z.string(),
+  external_user_id: z.string(),
+  label: nullable(z.string()),
+  balance: nullable(decimal).describe('as the provider last reported it after a top-up or withdrawal; null until then'),
+  created_at: iso,
+  updated_at: iso,
 });
+
+export const cardPage = z.strictObject({ cards: z.array(cardListItem), next_cursor: nextCursor });
 
 export const partnerOrderPage = z.strictObject({ orders: z.array(partnerOrderView), next_cursor: nextCursor });
 
@@ -138,6 +135,17 @@ export const partnerCardholderView = z.strictObject({
   verified_at: nullable(iso),
   rejected_at: nullable(iso),
 });
+
+/** The sandbox's answers (src/provider/sandbox-handlers.ts). */
+const sandboxFailure = z.strictObject({ failure: z.enum(['declined', 'unavailable', 'timeout']), times: z.number().int() });
+export const sandboxRule = z.strictObject({
+  external_user_id: z.string(),
+  card_issue: z.enum(['auto', 'hold', 'fail']),
+  create_card_failure: sandboxFailure.optional(),
+  topup_failure: sandboxFailure.optional(),
+  topup_result: z.enum(['succeed', 'fail', 'verify_fail']),
+});
+export const sandboxSettledCard = z.strictObject({ order_id: z.string(), provider_card_status: z.enum(['active', 'failed']) });
 
 export const errorBody = z.strictObject({
   slug: z.enum(Object.keys(SLUGS) as [string, ...string[]]),

@@ -29,7 +29,7 @@ export function activeSigningKey(project: Project, kid: string): ProjectKey<Sign
 }
 
 /** Responses are encrypted to the newest active encryption key. */
-export function responseEncryptionKey(project: Project): ProjectKey<ResponseEncryptionAlg> | undefined {
+export function responseEncryptionKey(project: Pick<Project, 'encryption_keys'>): ProjectKey<ResponseEncryptionAlg> | undefined {
   let newest: ProjectKey<ResponseEncryptionAlg> | undefined;
   for (const key of project.encryption_keys) {
     if (key.status !== 'active') continue;

@@ -3,7 +3,15 @@ import { validationError } from '../orders/create-card-request.js';
 import type { PartnerHandler } from '../partner-api/partner-handler.js';
 import { sandboxCardRequest, sandboxRuleRequest, type SandboxSimulator } from './sandbox-simulator.js';
 
-const clearRuleRequest = z.strictObject({ external_user_id: z.string().min(1).max(128) });
+export const clearRuleRequest = z.strictObject({ external_user_id: z.string().min(1).max(128) });
+
+/** The sandbox's partner endpoints (mounted when SANDBOX_SIMULATOR_ENABLED). */
+export const SANDBOX_PATHS = {
+  setRule: '/api/v1/sandbox/rules/set',
+  clearRule: '/api/v1/sandbox/rules/clear',
+  issueCard: '/api/v1/sandbox/cards/issue',
+  failCard: '/api/v1/sandbox/cards/fail',
+} as const;
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body);
@@ -17,19 +25,19 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
  */
 export function createSandboxHandlers(simulator: SandboxSimulator): Record<string, PartnerHandler> {
   return {
-    '/api/v1/sandbox/rules/set': async ({ project, body }) => ({
+    [SANDBOX_PATHS.setRule]: async ({ project, body }) => ({
       status: 200,
       data: await simulator.setRule(project._id, parse(sandboxRuleRequest, body)),
     }),
-    '/api/v1/sandbox/rules/clear': async ({ project, body }) => ({
+    [SANDBOX_PATHS.clearRule]: async ({ project, body }) => ({
       status: 200,
       data: await simulator.clearRule(project._id, parse(clearRuleRequest, body).external_user_id),
     }),
-    '/api/v1/sandbox/cards/issue': async ({ project, body }) => ({
+    [SANDBOX_PATHS.issueCard]: async ({ project, body }) => ({
       status: 200,
       data: await simulator.settleHeldCard(project._id, parse(sandboxCardRequest, body).order_id, 'active'),
     }),
-    '/api/v1/sandbox/cards/fail': async ({ project, body }) => ({
+    [SANDBOX_PATHS.failCard]: async ({ project, body }) => ({
       status: 200,
       data: await simulator.settleHeldCard(project._id, parse(sandboxCardRequest, body).order_id, 'failed'),
     }),

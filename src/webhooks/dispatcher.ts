@@ -2,11 +2,9 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import type { Connection, Model } from 'mongoose';
-import { importPublicKey, isKeyManagementAlg, type EncryptionKey, type SigningKey } from '../jose/index.js';
 import type { Logger } from '../logging/logger.js';
 import { projectModel, type Project } from '../projects/project-model.js';
-import { responseEncryptionKey } from '../projects/project-repository.js';
-import { sealPayload } from '../secure/responder.js';
+import type { OutboundSealer } from '../secure/outbound-seal.js';
 import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import { AddressRefusedError, checkedLookup, isNonPublicAddress, type UrlPolicy } from './url-policy.js';
 import { webhookModels, type AttemptOutcome, type WebhookEvent, type WebhookModels } from './webhook-models.js';
@@ -20,7 +18,7 @@ export interface DispatcherOptions {
   policy: UrlPolicy;
 }
 
-/** What a partner's endpoint receives, sealed like an answer: `{event: WebhookEventBody}`. */
+/** What a partner's endpoint receives, sealed as an outbound message (`kind: webhook_event`): `{event: WebhookEventBody}`. */
 export interface WebhookEventBody {
   id: string;
   type: string;
@@ -68,7 +66,7 @@ export class WebhookDispatcher {
 
   constructor(
     connection: Connection,
-    private readonly signer: SigningKey,
+    private readonly sealer: OutboundSealer,
     private readonly options: DispatcherOptions,
     private readonly logger: Logger,
     /** Called before each poll (the outbox scan). */
@@ -170,11 +168,12 @@ export class WebhookDispatcher {
     if (!endpoint || endpoint.status !== 'active') {
       result = { outcome: 'network_error', error: 'no active endpoint' };
     } else {
-      const recipient = await this.recipient(event.project_id);
-      if (!recipient) {
+      // Sealed at each attempt: its `iat` is the attempt's, so a retry is never refused as old.
+      const project = await this.projects.findById(event.project_id, { encryption_keys: 1 }).lean<Pick<Project, '_id' | 'encryption_keys'>>();
+      const token = project ? await this.sealer.seal(project, 'webhook_event', { event: eventBody(event) }) : undefined;
+      if (!token) {
         result = { outcome: 'no_key', error: 'the project has no usable encryption key' };
       } else {
-        const token = await sealPayload({ event: eventBody(event) }, this.signer, recipient);
         result = await this.post(endpoint.url, token, event, attempt);
       }
     }
@@ -209,17 +208,6 @@ export class WebhookDispatcher {
       { _id: event._id },
       { $set: { attempts: attempt, last_error: error, next_attempt_at: giveUp ? event.retry_until : next, ...(giveUp && { status: 'failed' }) } },
     );
-  }
-
-  private async recipient(projectId: string): Promise<EncryptionKey | undefined> {
-    const project = await this.projects.findById(projectId).lean<Project>();
-    const registered = project && responseEncryptionKey(project);
-    if (!registered || !isKeyManagementAlg(registered.alg)) return undefined;
-    try {
-      return { kid: registered.kid, alg: registered.alg, key: importPublicKey(registered.jwk, registered.alg) };
-    } catch {
-      return undefined;
-    }
   }
 
   private post(rawUrl: string, token: string, event: WebhookEvent, attempt: number): Promise<PostResult> {

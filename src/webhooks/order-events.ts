@@ -6,8 +6,8 @@ import { orderModel, type Order, type OrderStatus } from '../orders/order-model.
 import { OrderRefunds } from '../orders/order-refunds.js';
 import { toOrderView } from '../orders/order-view.js';
 import { projectModel, type Project } from '../projects/project-model.js';
-import { isDuplicateKeyError } from '../store/duplicate-key.js';
 import { cardChangeOf, cardEventId, type CardEventRecorder } from './card-events.js';
+import { RecordedIds, insertEvent, scanChanges } from './change-scan.js';
 import { pendingEvent, webhookModels, type WebhookModels } from './webhook-models.js';
 
 /** Event types of orders: `order.<state>`; a card's are `card.<state>` (card-events.ts). */
@@ -44,10 +44,6 @@ export function statesOf(order: Pick<Order, 'order_type' | 'status' | 'issue_sta
   return [...path.slice(0, SEQUENCE[reached] + 1), 'failed'];
 }
 
-const BATCH = 500;
-/** Orders written by a slow writer may carry an updated_at a little behind the watermark. */
-const OVERLAP_MS = 5_000;
-const REMEMBERED = 50_000;
 
 /**
  * The outbox without transactions: events are derived from what the store records (the orders;
@@ -62,8 +58,7 @@ export class OrderEventOutbox {
   private readonly orders: Model<Order>;
   private readonly projects: Model<Project>;
   private readonly refunds: OrderRefunds;
-  /** Ids this process stored or found stored, so the overlap costs no repeated inserts. */
-  private readonly recorded = new Set<string>();
+  private readonly recorded = new RecordedIds();
 
   constructor(
     connection: Connection,
@@ -78,38 +73,16 @@ export class OrderEventOutbox {
   }
 
   /** One scan; returns how many new events were stored. */
-  async scan(now = new Date()): Promise<number> {
-    const endpoints = await this.models.endpoints.find({ status: 'active' }, { _id: 1 }).lean<{ _id: string }[]>();
-    const state = await this.models.scans.findById('orders').lean();
-    // A first scan starts now: an endpoint receives what happens after it is registered.
-    let watermark = state?.watermark ?? now;
-    if (endpoints.length === 0) return 0;
-    const watched = new Set(endpoints.map((e) => e._id));
-    const currencies = new Map(
-      (await this.projects.find({ _id: { $in: [...watched] } }, { currency: 1 }).lean<Pick<Project, '_id' | 'currency'>[]>()).map((p) => [p._id, p.currency]),
-    );
-
-    let stored = 0;
-    let after: { at: Date; id: string } | undefined;
-    const from = new Date(watermark.getTime() - OVERLAP_MS);
-    for (;;) {
-      const query: Record<string, unknown> = after
-        ? // The plain bound beside the $or is what the (updated_at, _id) index is searched by.
-          { updated_at: { $gte: after.at }, $or: [{ updated_at: { $gt: after.at } }, { updated_at: after.at, _id: { $gt: after.id } }] }
-        : { updated_at: { $gte: from } };
-      const rows = await this.orders.find(query).sort({ updated_at: 1, _id: 1 }).limit(BATCH).lean<Order[]>();
-      for (const order of rows) {
+  scan(now = new Date()): Promise<number> {
+    return scanChanges(this.models, 'orders', this.orders, now, async (watched) => {
+      const currencies = new Map(
+        (await this.projects.find({ _id: { $in: [...watched] } }, { currency: 1 }).lean<Pick<Project, '_id' | 'currency'>[]>()).map((p) => [p._id, p.currency]),
+      );
+      return async (order) => {
         const currency = currencies.get(order.project_id);
-        if (currency !== undefined) stored += await this.record(order, currency, now);
-        if (order.updated_at > watermark) watermark = order.updated_at;
-      }
-      if (rows.length < BATCH) break;
-      after = { at: rows.at(-1)!.updated_at, id: rows.at(-1)!._id };
-    }
-    await this.models.scans.updateOne({ _id: 'orders' }, { $set: { watermark, updated_at: new Date() } }, { upsert: true }).catch((err: unknown) => {
-      if (!isDuplicateKeyError(err)) throw err; // two first scans raced: the other one's watermark stands
+        return currency === undefined ? 0 : this.record(order, currency, now);
+      };
     });
-    return stored;
   }
 
   /**
@@ -122,7 +95,7 @@ export class OrderEventOutbox {
     const change = cardChangeOf(order);
     if (change && !this.recorded.has(cardEventId(change))) {
       if (await this.cardEvents.record(change, now)) stored++;
-      this.remember(cardEventId(change));
+      this.recorded.add(cardEventId(change));
     }
     return stored;
   }
@@ -139,20 +112,10 @@ export class OrderEventOutbox {
         now,
         this.options.retryForS,
       );
-      try {
-        await this.models.events.collection.insertOne({ ...event } as never);
-        stored++;
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err;
-      }
-      this.remember(event._id);
+      if (await insertEvent(this.models, event)) stored++;
+      this.recorded.add(event._id);
     }
     if (stored > 0) this.logger.debug('webhook events recorded', { order_id: order._id, count: stored });
     return stored;
-  }
-
-  private remember(id: string): void {
-    this.recorded.add(id);
-    if (this.recorded.size > REMEMBERED) this.recorded.delete(this.recorded.values().next().value!);
   }
 }

@@ -13,8 +13,9 @@ export interface WebhookEndpoint {
   updated_at: Date;
 }
 
-/** `<subject>.<state>`: `order.*` (order-events.ts) and `card.*` (card-events.ts). */
-export type SubjectType = 'order' | 'card';
+/** `<subject>.<state>`: `order.*` (order-events.ts), `card.*` (card-events.ts) and `cardholder.*` (cardholder-events.ts). */
+export const SUBJECT_TYPES = ['order', 'card', 'cardholder'] as const;
+export type SubjectType = (typeof SUBJECT_TYPES)[number];
 export type EventStatus = 'pending' | 'delivered' | 'failed';
 
 export interface WebhookEvent {
@@ -26,7 +27,7 @@ export interface WebhookEvent {
   subject_id: string;
   /**
    * Events of one subject are delivered in this order: an order state's place (0-3), a card
-   * event's position in its card's chain (0, 1, 2, ...). Unique per subject.
+   * event's position in its card's chain (0, 1, 2, ...), a cardholder verdict's time (ms). Unique per subject.
    */
   sequence: number;
   /** Card events: the change's time on the gateway's clock (decides whether a later-learnt change is stale). */
@@ -82,7 +83,7 @@ const eventSchema = new Schema<WebhookEvent>(
     _id: { type: String, required: true },
     project_id: { type: String, required: true },
     type: { type: String, required: true },
-    subject_type: { type: String, enum: ['order', 'card'], required: true },
+    subject_type: { type: String, enum: SUBJECT_TYPES, required: true },
     subject_id: { type: String, required: true },
     sequence: { type: Number, required: true },
     changed_at: { type: Date },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Card } from '../../src/cards/card-model.js';
 import type { CardOpType } from '../../src/card-ops/card-op-requests.js';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js';
 import { orderTransitionModel, stateOf, transitionId } from '../../src/workflow/order-transitions.js';

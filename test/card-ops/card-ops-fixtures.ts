@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Connection } from 'mongoose';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import { auditLogModel, type AuditEntry } from '../../src/back-office/audit-log.js';
 import type { Card } from '../../src/cards/card-model.js';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';

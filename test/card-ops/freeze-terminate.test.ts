@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import type { Card } from '../../src/cards/card-model.js';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import type { Product } from '../../src/products/product-model.js';

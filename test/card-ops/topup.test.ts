@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import type { Card } from '../../src/cards/card-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { PartnerClient } from '../../src/client/index.js';
+import type { PartnerClient } from '@card-gateway/client';
 import type { Card } from '../../src/cards/card-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { cardholderModel, type Cardholder } from '../../src/cardholders/cardholder-model.js';
-import type { CreateCardholderRequest } from '../../src/client/index.js';
+import type { CreateCardholderRequest } from '@card-gateway/client';
 import { cardholderIdFor } from '../../src/ids/ids.js';
 import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
 import { childMongoUri, uniq } from '../support/orders-fixtures.js';

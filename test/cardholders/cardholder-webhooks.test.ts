@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cardholderModel, type Cardholder } from '../../src/cardholders/cardholder-model.js';
 import { queuedVerificationModel } from '../../src/cardholders/verification-queue.js';
-import type { CreateCardholderRequest } from '../../src/client/index.js';
+import type { CreateCardholderRequest } from '@card-gateway/client';
 import { cardholderIdFor } from '../../src/ids/ids.js';
 import { contentDigest, privateKeyFromJwk, signMessage } from '../../src/provider/http/message-signature.js';
 import { SIGNED_WEBHOOK_COMPONENTS, type WireAccountWebhookEvent } from '../../src/provider/http/wire.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { cardholderModel, type Cardholder } from '../../src/cardholders/cardholder-model.js';
 import { queuedVerificationModel } from '../../src/cardholders/verification-queue.js';
-import type { CreateCardholderRequest, PartnerClient } from '../../src/client/index.js';
+import type { CreateCardholderRequest, PartnerClient } from '@card-gateway/client';
 import { cardholderIdFor } from '../../src/ids/ids.js';
 import { orderModel } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';

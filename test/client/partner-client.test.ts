@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { GatewayResponseError } from '../../src/client/index.js';
+import { GatewayResponseError } from '@card-gateway/client';
 import { generateKeyPair, importPublicKey, signThenEncrypt, type Jwk } from '../../src/jose/index.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 
@@ -82,9 +82,10 @@ describe('partner client: what it refuses to believe', function () {
     assert.match((await refused()).message, /unexpected content type text\/html/);
   });
 
-  it('when the package is imported by its name, then card-gateway/client exports the client', async () => {
-    const name = 'card-gateway/client';
-    const mod = (await import(name)) as Record<string, unknown>;
-    for (const exported of ['PartnerClient', 'GatewayApiError', 'GatewayResponseError']) assert.equal(typeof mod[exported], 'function', exported);
+  it('when the workspace package is imported by its name, then @card-gateway/client exports the client and /jose its JOSE layer', async () => {
+    const names = ['@card-gateway/client', '@card-gateway/client/jose'];
+    const [client, jose] = (await Promise.all(names.map((name) => import(name)))) as Record<string, unknown>[];
+    for (const exported of ['PartnerClient', 'GatewayApiError', 'GatewayResponseError', 'WebhookEventError', 'loadKeyFolder']) assert.equal(typeof client![exported], 'function', exported);
+    for (const exported of ['signThenEncrypt', 'openNested', 'importPublicKey']) assert.equal(typeof jose![exported], 'function', exported);
   });
 });

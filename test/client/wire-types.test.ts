@@ -14,7 +14,7 @@ import type {
   MoveFundsRequest,
   OrderType,
   PartnerOrder,
-} from '../../src/client/index.js';
+} from '@card-gateway/client';
 import type { partnerOrderView } from '../../src/openapi/response-schemas.js';
 import type { OrderType as ServerOrderType } from '../../src/orders/order-model.js';
 

@@ -30,7 +30,7 @@ describe('configuration', () => {
       () => loadConfig({ NODE_ENV: 'production' }),
       (err: unknown) =>
         err instanceof ConfigError &&
-        ['MONGODB_URI', 'GATEWAY_ENCRYPTION_KEYS', 'GATEWAY_SIGNING_KEY', 'CARD_DATA_KEYS', 'ADMIN_TOKENS'].every((n) =>
+        ['MONGODB_URI', 'GATEWAY_ENCRYPTION_KEYS', 'GATEWAY_SIGNING_KEY', 'CARD_DATA_KEYS', 'CURSOR_KEYS', 'ADMIN_TOKENS'].every((n) =>
           err.problems.some((p) => p.startsWith(`${n}:`)),
         ),
     );
@@ -44,6 +44,19 @@ describe('configuration', () => {
         err.problems.some((p) => p.includes('"alice" is shorter')) &&
         err.problems.some((p) => p.startsWith('CARD_DATA_ACTIVE_KEY_ID:')),
     );
+  });
+
+  it('when a cursor key is short or its id has other characters, then it is refused, naming the id and never the secret', () => {
+    assert.throws(
+      () => loadConfig({ CURSOR_KEYS: `ok:${'s'.repeat(32)},short:abc,bad id:${'t'.repeat(32)}` }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.problems.length === 2 &&
+        err.problems.some((p) => p === 'CURSOR_KEYS: the secret of "short" is shorter than 32 characters') &&
+        err.problems.some((p) => p.startsWith('CURSOR_KEYS: key id "bad id"')) &&
+        !err.problems.join('\n').includes('ttt'),
+    );
+    assert.deepEqual([...loadConfig({ CURSOR_KEYS: `new:${'n'.repeat(32)},old:${'o'.repeat(32)}` }).CURSOR_KEYS!.keys()], ['new', 'old']);
   });
 
   it('when webhooks may go to private addresses, then that is the default outside production and refused in production', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GatewayApiError } from '../../src/client/index.js';
+import { GatewayApiError } from '@card-gateway/client';
 import { orderModel } from '../../src/orders/order-model.js';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { postRaw } from '../support/craft.js';

@@ -6,6 +6,8 @@ import { CARD_OP_PATHS } from '../../src/card-ops/card-ops-routes.js';
 import { CARDHOLDER_PATHS } from '../../src/cardholders/cardholders-feature.js';
 import { PARTNER_PATHS } from '../../src/partner-api/routes.js';
 import { ENDPOINTS } from '../../src/openapi/endpoints.js';
+import { WEBHOOK_EVENTS } from '../../src/openapi/webhook-events.js';
+import { SANDBOX_PATHS } from '../../src/provider/sandbox-handlers.js';
 import type { Order } from '../../src/orders/order-model.js';
 import { OrderTransitions } from '../../src/workflow/order-transitions.js';
 import { testLogger } from '../support/log-capture.js';
@@ -14,35 +16,44 @@ import { waitUntil } from '../support/gateway-process.js';
 import { deposit, makeCardholder, makeProduct, uniq } from '../support/orders-fixtures.js';
 import { createTestProject, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
+import { startReceiver, type Receiver } from '../support/webhook-receiver-process.js';
 
 const STAFF = 'openapi-staff-token-0123456789abcdef0123';
 
 type Media = { schema?: object; 'x-sealed-payload'?: object };
-type Doc = { openapi: string; paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, Media> }> }>> };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, { responses: Record<string, { content: Record<string, Media> }> }>>;
+  webhooks: Record<string, { post: { requestBody: { content: Record<string, Media> } } }>;
+};
 
 /**
  * Real answers of every endpoint against the served OpenAPI document: each endpoint is called
- * for each success status it documents (and for some refusals), and the answer's body (for the
- * partner API, the signed payload inside the sealed answer) must validate against the document.
+ * for each success status it documents (and for some refusals, sealed and plain), and the answer's
+ * body (for the partner API, the signed payload inside the sealed answer) must validate against the
+ * document; so must every webhook event the run delivers, one of each documented type at least.
  */
 describe('OpenAPI: the served document matches real answers of every endpoint', function () {
   this.timeout(90_000);
   let tg: TestGateway;
   let tp: TestProject;
   let doc: Doc;
+  let receiver: Receiver;
   const ajv = new Ajv2020({ strict: true, allErrors: true, strictTypes: false });
   (addFormats as unknown as (a: Ajv2020) => void)(ajv);
   const covered = new Set<string>();
 
   before(async () => {
-    tg = await startTestGateway({ config: { ADMIN_TOKENS: `olga:${STAFF}`, WORKER_ENABLED: 'true', WORKER_POLL_MS: '20' } });
+    tg = await startTestGateway({ config: { ADMIN_TOKENS: `olga:${STAFF}`, WORKER_ENABLED: 'true', WORKER_POLL_MS: '20', WEBHOOK_POLL_MS: '50', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_RETRY_MAX_MS: '200' } });
     await tg.gateway.start();
     tp = await createTestProject({ url: tg.url });
+    receiver = await startReceiver({});
     const res = await fetch(`${tg.url}/openapi.json`);
     assert.equal(res.status, 200);
     doc = (await res.json()) as Doc;
   });
   after(async () => {
+    await receiver.stop();
     await tg.close();
   });
 
@@ -92,8 +103,23 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     for (const e of ENDPOINTS) assert.ok(doc.paths[e.path]?.[e.method], `${e.method} ${e.path}`);
   });
 
+  it('when a partner endpoint documents its refusals, then those before authentication are plain JSON only and the sealed ones are those after it', () => {
+    for (const e of ENDPOINTS.filter((x) => x.api === 'partner')) {
+      const responses = doc.paths[e.path]![e.method]!.responses;
+      for (const status of ['403', '413', '415']) assert.deepEqual(Object.keys(responses[status]!.content), ['application/json'], `${e.path} ${status}`);
+      const sealed = responses['401']!.content['application/jose']!['x-sealed-payload'] as { properties: { error: { properties: { slug: { enum: string[] } } } } };
+      assert.deepEqual(sealed.properties.error.properties.slug.enum, ['request_expired', 'replay_detected', 'request_binding_mismatch'], e.path);
+      const plain = responses['401']!.content['application/json']!.schema as { properties: { error: { properties: { slug: { enum: string[] } } } } };
+      assert.deepEqual(plain.properties.error.properties.slug.enum, ['invalid_encryption', 'unknown_key_id', 'unsupported_algorithm', 'invalid_signature', 'unknown_project'], e.path);
+    }
+  });
+
   it('when every endpoint is called, then each answer validates against the document, and every documented success status was seen', async () => {
     const conn = testStore().connection;
+    // The partner's webhook endpoint first: every event of the run goes to it.
+    const hooks = `/admin/v1/projects/${tp.project._id}/webhook`;
+    await admin('put', hooks, { url: receiver.url });
+
     // --- partner ---
     const product = await makeProduct(conn, { issue_fee: 100 });
     const user = await makeCardholder(conn, tp.project._id);
@@ -112,6 +138,27 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await partner(PARTNER_PATHS.listOrders, { external_user_id: user, limit: 1 });
     await partner(PARTNER_PATHS.listOrders, { cursor: 'not-a-cursor' }); // 400
     await partner(PARTNER_PATHS.balance, { limit: 2 });
+
+    // Refusals before authentication are plain JSON (and documented so); after it, sealed.
+    const raw = async (body: string | Buffer, headers: Record<string, string> = {}) => {
+      const answer = await readAnswer(await postRaw(tg.url, PARTNER_PATHS.checkOrder, body, headers), tp);
+      check('post', PARTNER_PATHS.checkOrder, answer.status, answer.payload, answer.sealed);
+      return answer;
+    };
+    const plainRefusal = (answer: { status: number; slug: string | undefined; sealed: boolean }, status: number, slug: string) => assert.deepEqual([answer.status, answer.slug, answer.sealed], [status, slug, false]);
+    plainRefusal(await raw('not.a.jwe.at.all'), 401, 'invalid_encryption');
+    const stranger = tp.client.claims(PARTNER_PATHS.checkOrder, { order_id: orderId });
+    plainRefusal(await raw(await tp.client.seal({ ...stranger, iss: 'prj_nobody' })), 401, 'unknown_project');
+    plainRefusal(await raw('x', { 'Content-Type': 'text/plain' }), 415, 'unsupported_media_type');
+    plainRefusal(await raw(Buffer.alloc(70 * 1024, 'a')), 413, 'payload_too_large');
+    const disabled = await createTestProject({ url: tg.url, status: 'disabled' });
+    const disabledAnswer = await readAnswer(await postRaw(tg.url, PARTNER_PATHS.checkOrder, await disabled.client.seal(disabled.client.claims(PARTNER_PATHS.checkOrder, { order_id: orderId })), {}));
+    check('post', PARTNER_PATHS.checkOrder, disabledAnswer.status, disabledAnswer.payload, disabledAnswer.sealed);
+    plainRefusal(disabledAnswer, 403, 'project_disabled');
+    const once = await tp.client.seal(tp.client.claims(PARTNER_PATHS.checkOrder, { order_id: orderId }));
+    assert.equal((await raw(once)).status, 200);
+    const replayed = await raw(once);
+    assert.deepEqual([replayed.status, replayed.slug, replayed.sealed], [401, 'replay_detected', true]);
 
     // Cardholders: a new one (201), the same external_user_id again (200), refusals.
     const holder = { external_user_id: uniq('oa-holder'), name: { first: 'Ada', last: 'Lovelace' }, billing_address: { line1: '1 Analytical St', city: 'London', postal_code: 'N1 9GU', country: 'GB' }, contact: { email: 'ada@example.com', phone: '+447700900123' } };
@@ -152,6 +199,23 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await cardOp(CARD_OP_PATHS.card_terminate, { amount: '1.00' }, 'validation_error');
     await partner(CARD_OP_PATHS.card_freeze, { card_id: 'card_missing' }, randomUUID()); // 404
 
+    // The sandbox: rules, and a held card issued and another failed.
+    const sandboxUser = await makeCardholder(conn, tp.project._id);
+    await partner(SANDBOX_PATHS.setRule, { external_user_id: sandboxUser, card_issue: 'hold', topup_failure: { failure: 'unavailable', times: 1 } });
+    await partner(SANDBOX_PATHS.setRule, { external_user_id: sandboxUser, card_issue: 'later' }); // 400
+    const heldOrder = async (): Promise<string> => {
+      const order = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: sandboxUser }, randomUUID());
+      const id = (order.payload.data as { order_id: string }).order_id;
+      await waitUntil(async () => ((await partner(PARTNER_PATHS.checkOrder, { order_id: id })).payload.data as { provider_card_status: string | null }).provider_card_status === 'issuing', 20_000, 'the card held at the provider');
+      return id;
+    };
+    const [toIssue, toFail] = [await heldOrder(), await heldOrder()];
+    assert.equal((await partner(SANDBOX_PATHS.issueCard, { order_id: toIssue })).status, 200);
+    assert.equal((await partner(SANDBOX_PATHS.failCard, { order_id: toFail })).status, 200);
+    await partner(SANDBOX_PATHS.issueCard, { order_id: toFail }); // 409 conflict
+    await partner(SANDBOX_PATHS.failCard, { order_id: 'ord_missing' }); // 404 card_not_found
+    await partner(SANDBOX_PATHS.clearRule, { external_user_id: sandboxUser });
+
     // --- admin ---
     await admin('get', '/admin/v1/slugs');
     const project = (await admin('post', '/admin/v1/projects', { name: 'OpenAPI Ltd' })).data as { project_id: string };
@@ -183,10 +247,11 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('patch', `/admin/v1/products/${code}`, { name: 'OA card 2' });
     await admin('post', `/admin/v1/products/${code}/deactivate`);
     await admin('post', `/admin/v1/products/${code}/activate`);
-    // Webhooks: an endpoint nobody listens on, so the partner's order events stay pending.
-    const hooks = `/admin/v1/projects/${tp.project._id}/webhook`;
-    await admin('put', hooks, { url: 'http://127.0.0.1:9/hooks' });
+    // Webhooks: the delivery log of the partner's endpoint (registered at the start).
     await admin('put', hooks, { url: 'ftp://example.com/hooks' }); // 422 webhook_url_refused
+    // A staff-made cardholder of the partner, rejected: a cardholder.rejected event.
+    await admin('post', `/admin/v1/projects/${tp.project._id}/cardholders`, { external_user_id: 'oa-rejected' });
+    await admin('put', `/admin/v1/projects/${tp.project._id}/cardholders/oa-rejected/verification`, { verification_status: 'rejected' });
     await admin('get', hooks);
     let eventId = '';
     await waitUntil(async () => {
@@ -197,7 +262,6 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     await admin('get', `${hooks}/events/${eventId}`);
     await admin('get', `${hooks}/events/evt_missing`); // 404
     await admin('post', `${hooks}/events/${eventId}/redeliver`);
-    await admin('post', `${hooks}/disable`);
     // Staff card operations on a card of their own (the partner's terminated its card above): each
     // made (201), repeated with its key (200), then a refusal and an unknown card.
     const staffIssue = await partner(PARTNER_PATHS.createCard, { product_code: product.product_code, external_user_id: user }, randomUUID());
@@ -255,6 +319,23 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     const anonymous = await fetch(`${tg.url}/admin/v1/projects`);
     check('get', '/admin/v1/projects', anonymous.status, await anonymous.json(), false); // 401
 
+    // Every event the receiver got, opened as the partner does, against the document's `webhooks`.
+    const validated = new Set<string>();
+    const validateDelivered = async () => {
+      for (const r of await receiver.received()) {
+        const sealed = await tp.client.open(r.body);
+        const documented = doc.webhooks[r.type]?.post.requestBody.content['application/jose']?.['x-sealed-payload'];
+        assert.ok(documented, `webhook ${r.type} is documented`);
+        const validate = ajv.compile(documented);
+        assert.ok(validate(sealed), `webhook ${r.type}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(sealed).slice(0, 800)}`);
+        validated.add(r.type);
+      }
+      return WEBHOOK_EVENTS.every((e) => validated.has(e.type));
+    };
+    await waitUntil(validateDelivered, 60_000, 'a delivered event of every documented type');
+    assert.deepEqual(Object.keys(doc.webhooks).sort(), WEBHOOK_EVENTS.map((e) => e.type).sort());
+    await admin('post', `${hooks}/disable`);
+
     const missing = ENDPOINTS.flatMap((e) => Object.keys(e.responses).map((s) => `${e.method} ${e.path} ${s}`)).filter((k) => !covered.has(k));
     assert.deepEqual(missing, [], 'every documented success answer was checked against a real one');
   });
@@ -265,6 +346,7 @@ describe('OpenAPI: the served document matches real answers of every endpoint', 
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'none'/);
     const page = await res.text();
     for (const e of ENDPOINTS) assert.ok(page.includes(`${e.method.toUpperCase()} ${e.path}`), e.path);
+    for (const e of WEBHOOK_EVENTS) assert.ok(page.includes(`webhook ${e.type}`), e.type);
     assert.doesNotMatch(page, /<script|https?:\/\/(?!json-schema\.org)/);
   });
 });

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { luhnValid } from '../../src/cards/luhn.js';
-import { GatewayApiError, type PartnerClient } from '../../src/client/index.js';
-import type { CardIssueOrder } from '../../src/client/types.js';
+import { GatewayApiError, type CardIssueOrder, type PartnerClient } from '@card-gateway/client';
 import type { Slug } from '../../src/errors/slugs.js';
 import { ledgerEntryModel } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel } from '../../src/orders/order-model.js';

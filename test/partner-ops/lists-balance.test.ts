@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import type { PartnerClient } from '../../src/client/index.js';
-import type { CardListItem } from '../../src/client/types.js';
+import { GatewayApiError, type CardListItem, type PartnerClient } from '@card-gateway/client';
 import { cardModel } from '../../src/cards/card-model.js';
 import { orderModel } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import { waitUntil } from '../support/gateway-process.js';
 import { chainOf, deposit, makeCardholder, makeProduct } from '../support/orders-fixtures.js';
-import { createTestProject, expectApiError, startTestGateway, type TestGateway } from '../support/partner.js';
+import { clientFor, createTestProject, expectApiError, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
 
 /** cards/list, orders/list and balance through the partner client, against the real store. */
@@ -17,6 +16,7 @@ describe('partner lists, balance and statement', function () {
   let tg: TestGateway;
   let client: PartnerClient;
   let project: Project;
+  let keys: TestProject['keys'];
   let product: Product;
   let alice: string;
   let bob: string;
@@ -45,7 +45,7 @@ describe('partner lists, balance and statement', function () {
       config: { WORKER_ENABLED: 'true', WORKER_POLL_MS: '20', PROVIDER_RETRY_BASE_MS: '5', PROVIDER_MAX_ATTEMPTS: '2', RATE_LIMIT_PER_ADDRESS: '1000000', RATE_LIMIT_PER_PROJECT: '1000000' },
     });
     await tg.gateway.start();
-    ({ client, project } = await createTestProject({ url: tg.url }));
+    ({ client, project, keys } = await createTestProject({ url: tg.url }));
     product = await makeProduct(conn(), { issue_fee: 250 });
     alice = await makeCardholder(conn(), project._id);
     bob = await makeCardholder(conn(), project._id);
@@ -205,5 +205,86 @@ describe('partner lists, balance and statement', function () {
         assert.ok(err.issues?.some((i) => i.path === issuePath || (issuePath === '(body)' && i.path === '')), JSON.stringify(err.issues));
       });
     }
+  });
+
+  describe('cursors are bound to their endpoint, project and filters', () => {
+    /** The slug, status and issue path of a refusal (or 'accepted'). */
+    async function outcome(call: Promise<unknown>): Promise<string> {
+      try {
+        await call;
+        return 'accepted';
+      } catch (err) {
+        if (!(err instanceof GatewayApiError)) throw err;
+        return `${err.status} ${err.slug} ${err.issues?.map((i) => i.path).join(',') ?? ''}`;
+      }
+    }
+    const REFUSED = '400 validation_error cursor';
+
+    it("when one list's cursor is given to another list, then it is refused as validation_error on cursor", async () => {
+      const orders = (await client.listOrders({ limit: 1 })).data.next_cursor!;
+      const cards = (await client.listCards({ limit: 1 })).data.next_cursor!;
+      const entries = (await client.balance({ limit: 1 })).data.next_cursor!;
+      assert.equal(await outcome(client.listCards({ cursor: orders })), REFUSED);
+      assert.equal(await outcome(client.listOrders({ cursor: cards })), REFUSED);
+      assert.equal(await outcome(client.listOrders({ cursor: entries })), REFUSED);
+      assert.equal(await outcome(client.balance({ cursor: orders })), REFUSED);
+      assert.equal(await outcome(client.listOrders({ cursor: orders })), 'accepted');
+    });
+
+    it("when another project gives this project's cursor, then it is refused", async () => {
+      const other = await createTestProject({ url: tg.url });
+      const cursor = (await client.listOrders({ limit: 1 })).data.next_cursor!;
+      assert.equal(await outcome(other.client.listOrders({ cursor })), REFUSED);
+      assert.equal(await outcome(other.client.listOrders({})), 'accepted');
+    });
+
+    it('when the filters change under a cursor, then it is refused; a different page size is not a different walk', async () => {
+      const cursor = (await client.listOrders({ external_user_id: alice, limit: 1 })).data.next_cursor!;
+      assert.equal(await outcome(client.listOrders({ external_user_id: bob, cursor })), REFUSED);
+      assert.equal(await outcome(client.listOrders({ cursor })), REFUSED, 'dropping a filter widens the walk');
+      assert.equal(await outcome(client.listOrders({ external_user_id: alice, status: 'completed', cursor })), REFUSED);
+      assert.equal(await outcome(client.listOrders({ external_user_id: alice, limit: 3, cursor })), 'accepted');
+      const ranged = (await client.balance({ from: '2020-01-01T00:00:00Z', limit: 1 })).data.next_cursor!;
+      assert.equal(await outcome(client.balance({ from: '2020-01-01T00:00:00.000Z', cursor: ranged })), 'accepted', 'the same instant written otherwise');
+      assert.equal(await outcome(client.balance({ from: '2020-01-01T00:00:01Z', cursor: ranged })), REFUSED);
+    });
+
+    it('when a cursor is hand-made or altered, then it is refused', async () => {
+      const real = (await client.listCards({ limit: 1 })).data.next_cursor!;
+      const [position, keyId, mac] = real.split('.') as [string, string, string];
+      const flipped = `${mac.slice(0, -2)}${mac.at(-2) === 'A' ? 'B' : 'A'}${mac.at(-1)}`;
+      const otherPosition = Buffer.from(JSON.stringify([Date.now(), 'card_zzzzzzzzzz'])).toString('base64url');
+      for (const forged of [`${position}.${keyId}.${flipped}`, `${otherPosition}.${keyId}.${mac}`, `${position}.ck_nokey.${mac}`, position, Buffer.from(JSON.stringify([Date.now(), 'card_x'])).toString('base64url')]) {
+        assert.equal(await outcome(client.listCards({ cursor: forged })), REFUSED, forged);
+      }
+    });
+
+    it('when CURSOR_KEYS rotates (new key first, old kept), then cursors made under the old key still page; once the old key is dropped they are refused', async () => {
+      const [oldKey, newKey] = ['old:'.padEnd(40, 'o'), 'new:'.padEnd(40, 'n')];
+      const oldOnly = await startTestGateway({ config: { CURSOR_KEYS: oldKey } });
+      const both = await startTestGateway({ config: { CURSOR_KEYS: `${newKey},${oldKey}` } });
+      const newOnly = await startTestGateway({ config: { CURSOR_KEYS: newKey } });
+      try {
+        const cursor = (await clientFor(oldOnly.url, project._id, keys).listOrders({ limit: 1 })).data.next_cursor!;
+        assert.match(cursor, /\.old\./);
+        const next = await clientFor(both.url, project._id, keys).listOrders({ limit: 1, cursor });
+        assert.match(next.data.next_cursor!, /\.new\./, 'the first key signs');
+        assert.equal(await outcome(clientFor(newOnly.url, project._id, keys).listOrders({ cursor })), REFUSED);
+        assert.equal(await outcome(clientFor(newOnly.url, project._id, keys).listOrders({ cursor: next.data.next_cursor! })), 'accepted');
+      } finally {
+        await Promise.all([oldOnly.close(), both.close(), newOnly.close()]);
+      }
+    });
+
+    it('when two gateways share the development key folder, then a cursor from one pages on the other', async () => {
+      const second = await startTestGateway();
+      try {
+        const cursor = (await client.listOrders({ limit: 2 })).data.next_cursor!;
+        const page = await clientFor(second.url, project._id, keys).listOrders({ limit: 2, cursor });
+        assert.equal(page.data.orders.length, 2);
+      } finally {
+        await second.close();
+      }
+    });
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -15,11 +15,11 @@ import { echoHandlers, startTestGateway, type TestGateway } from '../support/par
 import { testStore } from '../support/test-store.js';
 
 const run = promisify(execFile);
-const script = (name: string) => path.join(projectRoot(), 'dist', 'scripts', `${name}.js`);
+const script = (name: string) => path.join(projectRoot(), 'packages', 'client', 'dist', 'cli', `${name}.js`);
 
-async function tool(name: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function tool(name: string, args: string[], env: Record<string, string> = {}, cwd = projectRoot()): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [script(name), ...args], { cwd: projectRoot() });
+    const { stdout, stderr } = await run(process.execPath, [script(name), ...args], { cwd, env: { ...process.env, ...env } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -65,7 +65,7 @@ describe('partner tools: keygen and command-line client', function () {
     for (const name of ['partner-keygen', 'partner-cli']) {
       const { code, stdout } = await tool(name, ['--help']);
       assert.equal(code, 0);
-      assert.match(stdout, /^Usage: npm run partner/);
+      assert.match(stdout, /^Usage: card-gateway-(partner|keygen) /);
     }
   });
 
@@ -117,6 +117,48 @@ describe('partner tools: keygen and command-line client', function () {
     assert.equal(holder.code, 1);
     assert.equal((JSON.parse(holder.stderr) as { slug: string }).slug, 'cardholder_not_found');
     assert.equal((await tool('partner-cli', ['toString', ...base])).code, 2, 'only the listed commands');
+  });
+
+  it('when no --out is given, then the keys go to the user configuration folder outside any checkout, private files 0600, and the tool says where', async () => {
+    const config = path.join(dir, 'xdg');
+    const env = { XDG_CONFIG_HOME: config, PARTNER_KEYS_DIR: '' };
+    const gen = await tool('partner-keygen', [], env);
+    assert.equal(gen.code, 0, gen.stderr);
+    const keys = path.join(config, 'card-gateway', 'partner-keys');
+    assert.ok(gen.stdout.includes(`written to ${keys}\n`), gen.stdout);
+    assert.match(gen.stdout, /private keys \(mode 0600/);
+    assert.equal((await stat(keys)).mode & 0o777, 0o700);
+    for (const file of ['signing.private.jwk.json', 'encryption.private.jwk.json']) assert.equal((await stat(path.join(keys, file))).mode & 0o777, 0o600);
+
+    // The command-line client finds them there too, without --keys.
+    const project = await register(keys);
+    const checked = await tool('partner-cli', ['check', '--url', gw.url, '--project', project, '--body', '{"order_id":"ord_1"}'], env);
+    assert.equal(checked.code, 0, checked.stderr);
+  });
+
+  it('when --out is inside a git working tree, then it is refused unless git ignores it; --force rewrites private files with mode 0600', async () => {
+    const tree = path.join(dir, 'checkout');
+    await mkdir(tree);
+    await run('git', ['init', '-q', tree]);
+    await writeFile(path.join(tree, '.gitignore'), 'secrets/\n');
+
+    const refused = await tool('partner-keygen', ['--out', path.join(tree, 'partner-keys')]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /inside the git working tree .* is not git-ignored/);
+    await assert.rejects(stat(path.join(tree, 'partner-keys')), 'nothing written');
+
+    const ignored = path.join(tree, 'secrets', 'partner');
+    assert.equal((await tool('partner-keygen', ['--out', ignored])).code, 0);
+    const file = path.join(ignored, 'signing.private.jwk.json');
+    await chmod(file, 0o644);
+    const forced = await tool('partner-keygen', ['--out', ignored, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((await stat(file)).mode & 0o777, 0o600);
+  });
+
+  it('when the repository ignores partner-keys/, then the folder older docs named cannot be committed', async () => {
+    const { stdout } = await run('git', ['-C', projectRoot(), 'check-ignore', 'partner-keys/signing.private.jwk.json']);
+    assert.equal(stdout.trim(), 'partner-keys/signing.private.jwk.json');
   });
 
   it('when RSA keys are made with --x509, then the certificates are self-signed for exactly those public keys, and the CLI works with them', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { GatewayApiError, GatewayResponseError } from '../../src/client/index.js';
+import { GatewayApiError, GatewayResponseError } from '@card-gateway/client';
 import type { PartnerHandlers } from '../../src/partner-api/partner-handler.js';
 import { encryptTo, gatewayEncryptionKeys, postRaw, refusedWith, requestClaims, signClaims } from '../support/craft.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, type TestGateway, type TestProject } from '../support/partner.js';

@@ -34,6 +34,7 @@ async function deploymentEnv(): Promise<Record<string, string>> {
     GATEWAY_SIGNING_KEY: JSON.stringify({ ...privateJwk(sig), kid: 'prod-sig-1', alg: 'EdDSA' }),
     CARD_DATA_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     CARD_DATA_ACTIVE_KEY_ID: 'k1',
+    CURSOR_KEYS: `c1:${randomBytes(32).toString('base64url')}`,
     ADMIN_TOKENS: `ops:${TOKEN}`,
     ADMIN_PORT: '0',
     GATEWAY_AUDIENCE: 'card-gateway-test-deployment',
@@ -54,7 +55,7 @@ describe('deployment: development behaviour only where it is safe', function () 
 
   it('when MONGODB_URI is set and NODE_ENV is not, then it is production: each missing key, the admin port and the default audience are named', () => {
     const problems = problemsOf({ MONGODB_URI: 'mongodb://db.internal:27017/gw' });
-    for (const name of ['GATEWAY_ENCRYPTION_KEYS', 'GATEWAY_SIGNING_KEY', 'CARD_DATA_KEYS', 'ADMIN_TOKENS', 'ADMIN_PORT', 'GATEWAY_AUDIENCE']) {
+    for (const name of ['GATEWAY_ENCRYPTION_KEYS', 'GATEWAY_SIGNING_KEY', 'CARD_DATA_KEYS', 'CURSOR_KEYS', 'ADMIN_TOKENS', 'ADMIN_PORT', 'GATEWAY_AUDIENCE']) {
       assert.ok(problems.some((p) => p.startsWith(`${name}:`) && p.includes('NODE_ENV is not')), `${name} in ${problems.join(' | ')}`);
     }
     assert.deepEqual(problemsOf({ MONGODB_URI: 'mongodb://db.internal:27017/gw', NODE_ENV: 'development' }), [], 'development stated explicitly');

@@ -15,10 +15,14 @@ import {
   type JsonWebKey,
   type KeyObject,
 } from 'node:crypto';
-import { newId } from '../../src/ids/ids.js';
+import { cardholderModel } from '../../src/cardholders/cardholder-model.js';
+import { cardholderIdFor, newId } from '../../src/ids/ids.js';
 import { ProjectRepository } from '../../src/projects/project-repository.js';
+import { webhookModels } from '../../src/webhooks/webhook-models.js';
+import { waitUntil } from '../support/gateway-process.js';
 import { echoHandlers, startTestGateway, type TestGateway } from '../support/partner.js';
 import { testStore } from '../support/test-store.js';
+import { startReceiver } from '../support/webhook-receiver-process.js';
 
 /**
  * A partner written from RFC 7515/7516/7518 with node:crypto alone (no JOSE library), to show the
@@ -147,4 +151,43 @@ describe('secure channel: interoperability with a partner using node:crypto only
       assert.equal(refusal.error.slug, 'replay_detected');
     });
   }
+
+  it('when a hand-written partner receives a webhook event, then it decrypts and verifies it itself and finds in the seal what docs/partner-api.md tells it to check', async () => {
+    const webhooks = await startTestGateway({ config: { WEBHOOK_POLL_MS: '50', WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_RETRY_MAX_MS: '200' } });
+    const receiver = await startReceiver({});
+    try {
+      await webhooks.gateway.start();
+      const encryption = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const projectId = newId('prj');
+      const now = new Date();
+      await new ProjectRepository(testStore().connection).insert({
+        _id: projectId,
+        name: 'Interop receiver',
+        status: 'active',
+        currency: 'USD',
+        signing_keys: [],
+        encryption_keys: [{ kid: 'interop-enc-2', alg: 'RSA-OAEP-256', jwk: encryption.publicKey.export({ format: 'jwk' }), status: 'active', created_at: now }],
+      });
+      await webhookModels(testStore().connection).endpoints.create({ _id: projectId, url: receiver.url, status: 'active' });
+      // A verdict on a cardholder: the outbox turns it into a cardholder.verified event.
+      const later = new Date(Date.now() + 1000);
+      await cardholderModel(testStore().connection).create({ _id: cardholderIdFor(projectId, 'u-1'), project_id: projectId, external_user_id: 'u-1', verification_status: 'verified', verified_at: later, created_at: later, updated_at: later });
+      await waitUntil(async () => (await receiver.received()).some((r) => r.answer === 'ok'), 30_000, 'an event delivered');
+      const delivered = (await receiver.received()).find((r) => r.answer === 'ok')!;
+
+      const jwks = (await (await fetch(`${webhooks.url}/.well-known/jwks.json`)).json()) as { keys: (JsonWebKey & { kid: string; use: string; alg: string })[] };
+      const gwSig = new Map(jwks.keys.filter((k) => k.use === 'sig').map((k) => [k.kid, { alg: k.alg, key: createPublicKey({ key: k, format: 'jwk' }) }]));
+      const sealed = jwsVerify(jweDecrypt(delivered.body, 'interop-enc-2', encryption.privateKey), gwSig) as Record<string, unknown> & { event: Record<string, unknown> };
+      assert.equal(sealed.kind, 'webhook_event');
+      assert.equal(sealed.iss, 'card-gateway');
+      assert.equal(sealed.aud, projectId);
+      assert.ok(typeof sealed.iat === 'number' && Math.abs(sealed.iat - Date.now() / 1000) < 60);
+      assert.deepEqual([sealed.event.id, sealed.event.type, sealed.event.project_id], [delivered.id, delivered.type, projectId]);
+      assert.equal(delivered.type, 'cardholder.verified');
+    } finally {
+      await webhookModels(testStore().connection).endpoints.deleteMany({ url: receiver.url });
+      await receiver.stop();
+      await webhooks.close();
+    }
+  });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'redis';
-import { GatewayApiError } from '../../src/client/index.js';
+import { GatewayApiError } from '@card-gateway/client';
 import { postRaw, readAnswer } from '../support/craft.js';
 import { clientFor, createTestProject, echoHandlers, startTestGateway, type TestGateway } from '../support/partner.js';
 

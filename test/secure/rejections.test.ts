@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createCipheriv, randomBytes } from 'node:crypto';
-import { GatewayApiError } from '../../src/client/index.js';
+import { GatewayApiError } from '@card-gateway/client';
 import type { EncryptionKey, KeyManagementAlg } from '../../src/jose/index.js';
 import { createBackOffice } from '../../src/back-office/back-office.js';
 import {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { GatewayApiError } from '../../src/client/index.js';
+import { GatewayApiError } from '@card-gateway/client';
 import { GatewayError } from '../../src/errors/gateway-error.js';
 import { KEY_MANAGEMENT_ALGS, SIGNATURE_ALGS } from '../../src/jose/index.js';
 import { BODY_CANARY } from '../support/log-audit.js';

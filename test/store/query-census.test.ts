@@ -6,7 +6,7 @@ import path from 'node:path';
 import mongoose, { type Connection } from 'mongoose';
 import { DEV_STAFF_TOKEN_FILE } from '../../src/admin/dev-staff-token.js';
 import { DEMO, type DemoPartnerFile } from '../../src/back-office/demo-partner.js';
-import { PartnerClient } from '../../src/client/index.js';
+import { PartnerClient } from '@card-gateway/client';
 import { TERMINAL_STATUSES } from '../../src/orders/order-model.js';
 import { connectDatabase } from '../../src/store/database.js';
 import type { CensusEntry } from '../support/command-census.js';
@@ -165,6 +165,7 @@ describe('every query the gateway, its scripts and its worker send searches an i
       ['ledger_entries', 'order_id'],
       ['webhook_events', 'subject_id'],
       ['cardholders', '_id'],
+      ['cardholders', 'updated_at'],
       ['order_transitions', '_id'],
     ] as const) {
       assert.ok(seen(collection, field), `no query on ${collection} by ${field} was recorded; the census did not see the whole day`);

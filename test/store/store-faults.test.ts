@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { createBackOffice } from '../../src/back-office/back-office.js';
-import { GatewayApiError, GatewayResponseError } from '../../src/client/index.js';
+import { GatewayApiError, GatewayResponseError } from '@card-gateway/client';
 import { ledgerEntryModel, type LedgerEntry } from '../../src/ledger/ledger-entry-model.js';
 import { orderModel, type Order } from '../../src/orders/order-model.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
 import { createGateway, type Gateway } from '../../src/app.js';
-import { GatewayApiError, PartnerClient, type PartnerClientOptions } from '../../src/client/index.js';
+import { GatewayApiError, PartnerClient, type PartnerClientOptions } from '@card-gateway/client';
 import { generateKeyPair, jwkThumbprint, privateJwk, publicJwk, type Jwk, type KeyManagementAlg, type SignatureAlg } from '../../src/jose/index.js';
 import { newId } from '../../src/ids/ids.js';
 import type { PartnerHandlers } from '../../src/partner-api/partner-handler.js';

@@ -1,6 +1,6 @@
 import type { Connection } from 'mongoose';
 import { createBackOffice } from '../../src/back-office/back-office.js';
-import { PartnerClient } from '../../src/client/index.js';
+import { PartnerClient } from '@card-gateway/client';
 import { generateKeyPair, privateJwk, publicJwk } from '../../src/jose/index.js';
 
 /**

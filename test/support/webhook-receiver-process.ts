@@ -5,6 +5,8 @@ import { projectRoot } from '../../src/store/project-root.js';
 
 export interface ReceivedRequest {
   id: string;
+  /** The Webhook-Type header. */
+  type: string;
   attempt: string;
   body: string;
   answer: string;

@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 const failFirst = Number(process.env.RECEIVER_FAIL_FIRST ?? 0);
 const slowMs = Number(process.env.RECEIVER_SLOW_MS ?? 1000);
 const failEachFirst = process.env.RECEIVER_FAIL_EACH_FIRST === '1';
-const received: { id: string; attempt: string; body: string; answer: string }[] = [];
+const received: { id: string; type: string; attempt: string; body: string; answer: string }[] = [];
 const seen = new Set<string>();
 let posts = 0;
 
@@ -29,7 +29,7 @@ const server = createServer((req, res) => {
     const first = !seen.has(id);
     seen.add(id);
     const answer = n <= failFirst || (failEachFirst && first) ? 'fail' : n % 5 === 0 ? 'slow' : n % 7 === 0 ? 'drop' : 'ok';
-    received.push({ id, attempt: String(req.headers['webhook-attempt']), body: Buffer.concat(chunks).toString('latin1'), answer });
+    received.push({ id, type: String(req.headers['webhook-type']), attempt: String(req.headers['webhook-attempt']), body: Buffer.concat(chunks).toString('latin1'), answer });
     if (answer === 'fail') {
       res.statusCode = 500;
       res.end('not now');

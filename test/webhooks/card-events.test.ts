@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Connection } from 'mongoose';
-import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '../../src/client/index.js';
+import type { CardWebhookEvent, PartnerClient, WebhookEvent } from '@card-gateway/client';
 import { cardTerminationModel } from '../../src/card-ops/card-state.js';
 import { cardModel, type Card } from '../../src/cards/card-model.js';
 import { eventIdFor } from '../../src/ids/ids.js';
@@ -85,8 +85,7 @@ describe('card webhook events', function () {
   const opened = async (): Promise<{ event: WebhookEvent; answer: string }[]> => {
     const all: { event: WebhookEvent; answer: string }[] = [];
     for (const r of await receiver.received()) {
-      const event = await client.openEvent(r.body);
-      assert.equal(event.id, r.id, 'the Webhook-Id header names the sealed event');
+      const event = await client.openEvent(r.body, { 'webhook-id': r.id, 'webhook-type': r.type });
       all.push({ event, answer: r.answer });
     }
     return all;
@@ -137,7 +136,7 @@ describe('card webhook events', function () {
         assert.equal(event.project_id, tp.project._id);
         if (event.subject.type !== 'card') continue;
         assert.deepEqual(Object.keys(event.data).sort(), cardKeys, 'the card as cards/list shows it: no number, CVV or expiry');
-        assert.equal(event.data.card_id, event.subject.id);
+        assert.equal('card_id' in event.data && event.data.card_id, event.subject.id);
       }
       const answers = new Set(received.map((r) => r.answer));
       for (const a of ['fail', 'slow', 'drop', 'ok']) assert.ok(answers.has(a), `the receiver exercised "${a}"`);

@@ -8,7 +8,7 @@ import { orderModel } from '../../src/orders/order-model.js';
 import type { Product } from '../../src/products/product-model.js';
 import type { Project } from '../../src/projects/project-model.js';
 import type { SandboxRuleRequest } from '../../src/provider/sandbox-simulator.js';
-import { GatewayApiError } from '../../src/client/index.js';
+import { GatewayApiError } from '@card-gateway/client';
 import { spawnGateway, waitUntil, type GatewayProcess } from '../support/gateway-process.js';
 import { clientFor, createTestProject, type TestProject } from '../support/partner.js';
 import { testLogger } from '../support/log-capture.js';

@@ -265,5 +265,21 @@ export interface CardWebhookEvent extends WebhookEventBase {
   data: CardListItem;
 }
 
+/** The outcome of a cardholder's verification: by the card provider, or as set by the gateway's staff. */
+export type CardholderEventType = 'cardholder.verified' | 'cardholder.rejected';
+
+/** A cardholder's event; `data` is the cardholder as cardholders/get shows it when the event was recorded. */
+export interface CardholderWebhookEvent extends WebhookEventBase {
+  type: CardholderEventType;
+  /** `id` is the cardholder's `cardholder_id`. */
+  subject: { type: 'cardholder'; id: string };
+  /**
+   * The verdict's time in milliseconds since the epoch: a later verdict on the same cardholder
+   * (staff can change a staff-made one) has a higher sequence.
+   */
+  sequence: number;
+  data: Cardholder;
+}
+
 /** A webhook event, as `PartnerClient.openEvent` returns it after decrypting and verifying it; `subject.type` tells which. */
-export type WebhookEvent = OrderWebhookEvent | CardWebhookEvent;
+export type WebhookEvent = OrderWebhookEvent | CardWebhookEvent | CardholderWebhookEvent;

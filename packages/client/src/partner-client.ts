@@ -14,8 +14,8 @@ import {
   type SignatureAlg,
   type SigningKey,
   type VerificationKey,
-} from '../jose/index.js';
-import { GatewayApiError, GatewayResponseError, WebhookEventError } from './errors.js';
+} from './jose/index.js';
+import { GatewayApiError, GatewayResponseError, WaitTimeoutError, WebhookEventError } from './errors.js';
 import type {
   BalanceAndStatement,
   BalanceRequest,
@@ -58,11 +58,22 @@ export interface PartnerClientOptions {
    * bound to its request by the request's hash anyway; this refuses answers held back for long.
    */
   answerMaxSkewS?: number;
+  /**
+   * How old (or how far ahead of this client's clock) a webhook event's seal may be (default
+   * 300 s). The gateway seals each delivery attempt anew, so only a captured event replayed
+   * later, or a clock far off, falls outside it.
+   */
+  eventMaxAgeS?: number;
   /** How long the gateway's JWKS is trusted before it is fetched again (default 5 minutes). */
   jwksTtlMs?: number;
   fetch?: typeof fetch;
   /** The clock for `iat` (tests). */
   now?: () => number;
+}
+
+export interface WaitOptions {
+  /** How long to keep reading (default 60 s). */
+  timeoutMs?: number;
 }
 
 export interface CallOptions {
@@ -82,6 +93,17 @@ export interface RequestClaims {
   htu: string;
   idk?: string;
   body: unknown;
+}
+
+/** A webhook request's headers: Node's `req.headers`, a fetch `Headers`, or a plain object (any case). */
+export type EventHeaders = Headers | Record<string, string | string[] | undefined>;
+
+function headerValue(headers: EventHeaders, name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined;
+  for (const [key, value] of Object.entries(headers as Record<string, string | string[] | undefined>)) {
+    if (key.toLowerCase() === name) return Array.isArray(value) ? undefined : value;
+  }
+  return undefined;
 }
 
 interface GatewayKeySet {
@@ -159,6 +181,34 @@ export class PartnerClient {
 
   checkOrder(body: CheckOrderRequest, options: CallOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
     return this.call<PartnerOrder>('/api/v1/orders/check', body, options);
+  }
+
+  /**
+   * Reads the order with orders/check until it has ended (`completed` or `failed`: look at its
+   * `status`), backing off from 250 ms to 2 s between reads. Throws WaitTimeoutError after
+   * `timeoutMs` (default 60 s): the order goes on at the gateway, read it again later.
+   */
+  waitForOrder(body: CheckOrderRequest, options: WaitOptions = {}): Promise<GatewayResponse<PartnerOrder>> {
+    return this.poll(() => this.checkOrder(body), (order) => order.status === 'completed' || order.status === 'failed', 'the order to end', options);
+  }
+
+  /**
+   * Reads the cardholder with cardholders/get until the provider's verdict is in (`verified` or
+   * `rejected`), backing off like waitForOrder. Webhooks (`cardholder.verified`,
+   * `cardholder.rejected`) tell the same without asking.
+   */
+  waitForCardholder(body: GetCardholderRequest, options: WaitOptions = {}): Promise<GatewayResponse<Cardholder>> {
+    return this.poll(() => this.getCardholder(body), (holder) => holder.status !== 'pending', 'the cardholder verdict', options);
+  }
+
+  private async poll<T>(read: () => Promise<GatewayResponse<T>>, done: (data: T) => boolean, what: string, options: WaitOptions): Promise<GatewayResponse<T>> {
+    const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+    for (let pause = 250; ; pause = Math.min(pause * 2, 2_000)) {
+      const answer = await read();
+      if (done(answer.data)) return answer;
+      if (Date.now() + pause > deadline) throw new WaitTimeoutError(`gave up waiting for ${what} after ${options.timeoutMs ?? 60_000} ms`);
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
   }
 
   /** The project's cards, newest first; pass `next_cursor` back as `cursor` for the next page. */
@@ -250,23 +300,36 @@ export class PartnerClient {
   }
 
   /**
-   * Opens a webhook request's body (`application/jose`, sealed like an answer: encrypted to our
-   * key, signed by the gateway's) and checks it is an event for this project. Throws
-   * WebhookEventError otherwise.
+   * Opens a webhook request: decrypts its body (`application/jose`) with our keys, verifies the
+   * gateway's signature, and checks what is signed in with the event (docs/partner-api.md,
+   * "Opening an event"): a webhook event, from this gateway, for this project, sealed within
+   * `eventMaxAgeS`, and, given the request's headers, that `Webhook-Id` and `Webhook-Type` name
+   * the sealed event. Throws WebhookEventError (with its `reason`) otherwise.
    */
-  async openEvent(body: string | Buffer): Promise<WebhookEvent> {
+  async openEvent(body: string | Uint8Array, headers?: EventHeaders): Promise<WebhookEvent> {
     let payload: Record<string, unknown>;
     try {
-      payload = await this.open((typeof body === 'string' ? body : body.toString('latin1')).trim());
+      payload = await this.open((typeof body === 'string' ? body : Buffer.from(body).toString('latin1')).trim());
     } catch (err) {
-      if (err instanceof JoseFailure) throw new WebhookEventError(`the event could not be opened (${err.reason})`);
+      if (err instanceof JoseFailure) throw new WebhookEventError('unopenable', `the event could not be opened (${err.reason})`);
       throw err;
     }
+    if (payload.kind !== 'webhook_event') throw new WebhookEventError('not_an_event', 'the sealed message is not a webhook event');
+    if (payload.iss !== (this.options.audience ?? 'card-gateway')) throw new WebhookEventError('wrong_gateway', 'the event was sealed by another gateway');
+    if (payload.aud !== this.options.projectId) throw new WebhookEventError('other_project', 'the event is for another project');
+    const maxAge = this.options.eventMaxAgeS ?? 300;
+    const age = this.now() / 1000 - (typeof payload.iat === 'number' ? payload.iat : Number.NaN);
+    if (!(Math.abs(age) <= maxAge)) throw new WebhookEventError('stale', `the event was not sealed within the last ${maxAge} s`);
     const event = payload.event as Partial<WebhookEvent> | undefined;
     if (!event || typeof event.id !== 'string' || typeof event.type !== 'string' || typeof event.sequence !== 'number' || typeof event.data !== 'object') {
-      throw new WebhookEventError('the sealed body is not an event');
+      throw new WebhookEventError('not_an_event', 'the sealed body is not an event');
     }
-    if (event.project_id !== this.options.projectId) throw new WebhookEventError('the event is for another project');
+    if (event.project_id !== this.options.projectId) throw new WebhookEventError('other_project', 'the event is for another project');
+    if (headers !== undefined) {
+      for (const [name, sealed] of [['webhook-id', event.id], ['webhook-type', event.type]] as const) {
+        if (headerValue(headers, name) !== sealed) throw new WebhookEventError('header_mismatch', `the ${name} header does not name the sealed event`);
+      }
+    }
     return event as WebhookEvent;
   }
 

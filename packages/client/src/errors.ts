@@ -36,11 +36,37 @@ export class GatewayResponseError extends Error {
   }
 }
 
+/** Why `openEvent` refused a webhook request. */
+export type WebhookEventRefusal =
+  /** Not decryptable with our keys, or not signed by a key of the gateway's JWKS. */
+  | 'unopenable'
+  /** Genuine, but not a webhook event (another kind of message, or not the event's shape). */
+  | 'not_an_event'
+  /** Sealed by another gateway (its `iss` is not our audience). */
+  | 'wrong_gateway'
+  /** Meant for another project (`aud`, or the event's `project_id`). */
+  | 'other_project'
+  /** Sealed longer ago (or further ahead) than the accepted window: a replay, or a clock far off. */
+  | 'stale'
+  /** The `Webhook-Id` or `Webhook-Type` header is missing or differs from the sealed event. */
+  | 'header_mismatch';
+
 /**
- * A webhook request that is not a genuine event for this project: not decryptable with our key,
- * not signed by the gateway, not an event, or addressed to another project. Answer it with a 4xx
- * (or 2xx and ignore it) and do not act on it.
+ * A webhook request that is not a genuine, current event for this project. Answer it with a 4xx
+ * (or 2xx and ignore it) and do not act on it; `reason` says which check refused it.
  */
 export class WebhookEventError extends Error {
   override name = 'WebhookEventError';
+
+  constructor(
+    readonly reason: WebhookEventRefusal,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** waitForOrder / waitForCardholder gave up: nothing failed, the gateway is still working on it. */
+export class WaitTimeoutError extends Error {
+  override name = 'WaitTimeoutError';
 }
