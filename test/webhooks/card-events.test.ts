@@ -54,14 +54,14 @@ describe('card webhook events', function () {
         ...simulatorEnv(sim.sim),
         ADMIN_TOKENS: `tester:${TOKEN}`,
         WEBHOOK_POLL_MS: '50',
-        WEBHOOK_TIMEOUT_MS: '400',
+        WEBHOOK_TIMEOUT_MS: '1500',
         WEBHOOK_RETRY_BASE_MS: '20',
         WEBHOOK_RETRY_MAX_MS: '200',
       },
     });
     await tg.gateway.start();
     await setWebhookTarget(sim.sim, `${tg.url}${PROVIDER_WEBHOOK_PATH}`);
-    receiver = await startReceiver({ RECEIVER_FAIL_FIRST: '4', RECEIVER_FAIL_EACH_FIRST: '1', RECEIVER_SLOW_MS: '900' });
+    receiver = await startReceiver({ RECEIVER_FAIL_FIRST: '4', RECEIVER_FAIL_EACH_FIRST: '1', RECEIVER_SLOW_MS: '2500' });
     tp = await createTestProject({ url: tg.url });
     client = tp.client;
     const registered = await fetch(`${tg.url}/admin/v1/projects/${tp.project._id}/webhook`, {
